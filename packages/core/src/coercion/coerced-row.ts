@@ -1,0 +1,16 @@
+import type { RecordPosition, RowIssue } from '../ports/error-log.js';
+
+/**
+ * A record whose every value a column type has read: each value is in
+ * PostgreSQL's canonical text form for its type (`1234.56`, `2024-12-31`,
+ * `t`), or null. Exact by construction: no value went through a float.
+ */
+export interface CoercedRow {
+  position: RecordPosition;
+  values: Array<string | null>;
+  entity?: string;
+}
+
+export type CoercionResult =
+  | { ok: true; row: CoercedRow }
+  | { ok: false; issues: RowIssue[] };

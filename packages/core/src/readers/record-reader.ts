@@ -1,0 +1,45 @@
+import type { RecordPosition, RowIssue } from '../ports/error-log.js';
+
+/**
+ * What every reader (CSV, JSON, XML) gives the engine: records already
+ * mapped onto the definition's columns, with their positions, and the
+ * issues found while reading. Readers know no database and no engine.
+ */
+
+/**
+ * A value as read, before any column type looks at it:
+ * - a string is the text as written (a quoted empty field is `''`);
+ * - `null` is an unquoted empty field, a JSON null, an empty element;
+ * - `undefined` means the source has no such field at all.
+ */
+export type RawValue = string | null | undefined;
+
+export interface MappedRecord {
+  position: RecordPosition;
+  /** One value per column of the definition, in the definition's order. */
+  values: RawValue[];
+  /** The entity, when one file feeds several (parents and children). */
+  entity?: string;
+}
+
+export type ReadItem =
+  | { kind: 'record'; record: MappedRecord }
+  | { kind: 'issue'; issue: RowIssue };
+
+export interface DetectedFormat {
+  encoding?: string;
+  delimiter?: string;
+}
+
+/**
+ * A reader over one file. `items()` may be iterated once. Failures of the
+ * whole file (bytes that do not decode, a malformed document, a missing
+ * key column in the header) reject the iteration with an ImportError.
+ */
+export interface RecordReader {
+  items(): AsyncIterable<ReadItem>;
+  /** What was detected or given; complete once the first item is read. */
+  detected(): DetectedFormat;
+  /** Bytes of the (compressed, as stored) input consumed so far. */
+  bytesRead(): number;
+}
