@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import {
+  parseJsonPath,
+  parseXmlRecordPath,
+  parseXmlValuePath,
+  PathSyntaxError,
+  prefixesOf,
+} from './record-paths.js';
 
 /**
  * An import definition names an entity a client may send and says how its
@@ -93,8 +100,35 @@ export const columnSchema = z.object({
    * case- and accent-insensitively. The column's own name always matches.
    */
   source: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
-  /** A dotted path inside a JSON record or an XML record element. */
+  /**
+   * Where the value sits in a JSON record (`address.city`) or relative to
+   * an XML record element (`prod/cProd`, `@number`, `../@Id`); see
+   * record-paths.ts for the syntax. Without it, JSON reads the key and
+   * XML the child element named like the column or one of its sources.
+   */
   path: z.string().min(1).optional(),
+  /**
+   * Child records only: the value of this column of the parent record
+   * (an invoice's key copied onto each of its lines).
+   */
+  fromParent: identifier.optional(),
+  /**
+   * Child records only: the 1-based position of the child within its
+   * parent, for files whose lines carry no number of their own.
+   */
+  ordinal: z.literal(true).optional(),
+  /**
+   * A literal prefix removed from the value when the value starts with
+   * it (the `NFe` before an NF-e access key in `infNFe/@Id`). A value
+   * without the prefix is kept as written.
+   */
+  stripPrefix: z.string().min(1).optional(),
+  /**
+   * Read in place of a field that is empty, absent or a null token, as
+   * if the file held this text. `''` keeps an empty part of a key (the
+   * `ex` of the IBPT table) an empty string instead of a NULL.
+   */
+  default: z.string().optional(),
   /** date/timestamp: formats that override the locale's. */
   formats: z.array(z.string().min(1)).min(1).optional(),
   /** boolean: extra words read as true or false, case-insensitively. */
@@ -104,12 +138,59 @@ export const columnSchema = z.object({
 
 export type ColumnInput = z.input<typeof columnSchema>;
 
+const entityName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, _ or -');
+
+const recordsSchema = z.object({
+  /**
+   * JSON: the dotted path of the array that holds the records inside the
+   * top-level object (`data.items`). Absent: the document is an array of
+   * records (or, as NDJSON, one record a line).
+   */
+  jsonPath: z.string().min(1).optional(),
+  /**
+   * XML: the path of the record elements from the root, such as
+   * `/Orders/Order` or `//nfe:infNFe`. Absent: every child of the root
+   * element is a record.
+   */
+  xmlPath: z.string().min(1).optional(),
+});
+
+/**
+ * A child record type: rows of another table found inside each parent
+ * record (the `det` lines of an NF-e, the `details` array of an order).
+ * Everything a definition has, less the tenant column (the parent's
+ * applies) and nested children, plus where the children are.
+ */
+export const childSchema = z.object({
+  entity: entityName,
+  table: identifier,
+  schema: identifier.optional(),
+  key: z.array(identifier).min(1),
+  columns: z.array(columnSchema).min(1),
+  /**
+   * Where the children are under the parent record: a dotted JSON path to
+   * an array (`details`) or an XML element path whose every match is one
+   * child (`det`, `Lines/Line`). Either way it is a list, whether it
+   * holds one child, many or none.
+   */
+  path: z.string().min(1),
+  /** Defaults to the parent's. */
+  tenantColumn: identifier.optional(),
+  nullTokens: z.array(z.string()).optional(),
+  locale: z.union([z.enum(['en-US', 'pt-BR', 'iso']), localeSchema]).optional(),
+  unknownFields: z.enum(['ignore', 'fail']).optional(),
+  repeated: z.array(z.string().min(1)).optional(),
+  description: z.string().optional(),
+});
+
+export type ChildDefinitionInput = z.input<typeof childSchema>;
+
 export const definitionSchema = z
   .object({
     /** The name clients send, such as `customers`. */
-    entity: z
-      .string()
-      .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, _ or -'),
+    entity: entityName,
     /** The target table, and its schema when not on the search path. */
     table: identifier,
     schema: identifier.optional(),
@@ -131,6 +212,24 @@ export const definitionSchema = z
     unknownFields: z.enum(['ignore', 'fail']).default('ignore'),
     /** A short text for `GET /entities`. */
     description: z.string().optional(),
+    /** Where the records are in a JSON or XML document. */
+    records: recordsSchema.optional(),
+    /**
+     * XML: prefix to namespace URI, for the prefixes used in paths. The
+     * document may use other prefixes (or a default namespace) for the
+     * same URIs; matching is by URI.
+     */
+    namespaces: z.record(z.string().min(1), z.string().min(1)).optional(),
+    /**
+     * XML element paths, relative to the record, that are lists whether
+     * they occur once, many times or never. A jsonb column mapped to one
+     * receives a JSON array of the elements' texts; any other path that
+     * matches more than one element is a row error. Child paths are
+     * always lists and need not be listed.
+     */
+    repeated: z.array(z.string().min(1)).optional(),
+    /** Child records inside each record, each landing in its own table. */
+    children: z.array(childSchema).optional(),
   })
   .superRefine((definition, context) => {
     const names = new Set<string>();
@@ -170,7 +269,158 @@ export const definitionSchema = z
         message: 'the tenant column is filled by the engine, not declared',
       });
     }
+    checkRecordMapping(definition, context);
   });
+
+type DefinitionShape = z.output<typeof definitionSchema>;
+type ChildShape = z.output<typeof childSchema>;
+type IssueSink = { addIssue(issue: z.core.$ZodRawIssue): void };
+
+/**
+ * The checks of record locations, paths, namespaces and children, which
+ * the object schema cannot express field by field.
+ */
+function checkRecordMapping(
+  definition: DefinitionShape,
+  context: IssueSink,
+): void {
+  const report = (path: PropertyKey[], message: string) =>
+    context.addIssue({ code: 'custom', path, message, input: definition });
+  const namespaces = definition.namespaces ?? {};
+  // XML paths are checked when the definition says it reads XML; a JSON
+  // key may legitimately hold a colon or an at sign.
+  const readsXml =
+    definition.records?.xmlPath !== undefined ||
+    Object.keys(namespaces).length > 0;
+
+  const checkXml = (path: string, where: PropertyKey[], asRecord = false) => {
+    if (!readsXml) return;
+    try {
+      const parsed = asRecord
+        ? parseXmlRecordPath(path)
+        : parseXmlValuePath(path);
+      for (const prefix of prefixesOf(parsed)) {
+        if (!Object.hasOwn(namespaces, prefix)) {
+          report(where, `"${path}": the prefix "${prefix}" is not declared`);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof PathSyntaxError)) throw error;
+      report(where, error.message);
+    }
+  };
+  const checkJson = (path: string, where: PropertyKey[]) => {
+    try {
+      parseJsonPath(path);
+    } catch (error) {
+      if (!(error instanceof PathSyntaxError)) throw error;
+      report(where, error.message);
+    }
+  };
+
+  if (definition.records?.xmlPath !== undefined) {
+    checkXml(definition.records.xmlPath, ['records', 'xmlPath'], true);
+  }
+  if (definition.records?.jsonPath !== undefined) {
+    checkJson(definition.records.jsonPath, ['records', 'jsonPath']);
+  }
+  for (const path of definition.repeated ?? []) {
+    checkXml(path, ['repeated']);
+  }
+  for (const column of definition.columns) {
+    if (column.path !== undefined) checkXml(column.path, ['columns']);
+    if (column.fromParent !== undefined || column.ordinal !== undefined) {
+      report(
+        ['columns'],
+        `column "${column.name}": fromParent and ordinal are for children`,
+      );
+    }
+  }
+
+  const parentColumns = new Set(definition.columns.map((c) => c.name));
+  const entities = new Set([definition.entity]);
+  for (const [index, child] of (definition.children ?? []).entries()) {
+    const where = ['children', index];
+    if (entities.has(child.entity)) {
+      report(where, `entity "${child.entity}" is declared twice`);
+    }
+    entities.add(child.entity);
+    checkChild(child, parentColumns, (path, message) =>
+      report([...where, ...path], message),
+    );
+    checkJson(child.path, [...where, 'path']);
+    checkXml(child.path, [...where, 'path']);
+    for (const path of child.repeated ?? []) {
+      checkXml(path, [...where, 'repeated']);
+    }
+    for (const column of child.columns) {
+      if (column.path !== undefined) {
+        checkXml(column.path, [...where, 'columns']);
+      }
+    }
+  }
+}
+
+function checkChild(
+  child: ChildShape,
+  parentColumns: ReadonlySet<string>,
+  report: (path: PropertyKey[], message: string) => void,
+): void {
+  const names = new Set<string>();
+  for (const column of child.columns) {
+    if (names.has(column.name)) {
+      report(['columns'], `column "${column.name}" is declared twice`);
+    }
+    names.add(column.name);
+    if (
+      column.type === 'numeric' &&
+      column.scale !== undefined &&
+      column.scale > (column.precision ?? 1000)
+    ) {
+      report(['columns'], `column "${column.name}": scale exceeds precision`);
+    }
+    const sources = [
+      column.path !== undefined,
+      column.fromParent !== undefined,
+      column.ordinal !== undefined,
+    ].filter(Boolean).length;
+    if (sources > 1) {
+      report(
+        ['columns'],
+        `column "${column.name}": path, fromParent and ordinal exclude each other`,
+      );
+    }
+    if (
+      column.fromParent !== undefined &&
+      !parentColumns.has(column.fromParent)
+    ) {
+      report(
+        ['columns'],
+        `column "${column.name}": the parent has no column "${column.fromParent}"`,
+      );
+    }
+    if (
+      column.ordinal !== undefined &&
+      !['integer', 'bigint', 'numeric', 'text'].includes(column.type)
+    ) {
+      report(
+        ['columns'],
+        `column "${column.name}": an ordinal needs a number or text column`,
+      );
+    }
+  }
+  for (const key of child.key) {
+    if (!names.has(key)) {
+      report(['key'], `key column "${key}" is not among the columns`);
+    }
+  }
+  if (child.tenantColumn && names.has(child.tenantColumn)) {
+    report(
+      ['tenantColumn'],
+      'the tenant column is filled by the engine, not declared',
+    );
+  }
+}
 
 export type ImportDefinitionInput = z.input<typeof definitionSchema>;
 
@@ -188,6 +438,14 @@ export interface ColumnDefinition {
   trueValues?: string[];
   falseValues?: string[];
   isKey: boolean;
+  /** Child records: the parent column whose value this column takes. */
+  fromParent?: string;
+  /** Child records: the column holds the child's 1-based position. */
+  ordinal?: boolean;
+  /** A literal prefix removed from values that start with it. */
+  stripPrefix?: string;
+  /** Read in place of an empty, absent or null-token field. */
+  default?: string;
 }
 
 export interface ImportDefinition {
@@ -201,6 +459,30 @@ export interface ImportDefinition {
   locale: Locale;
   unknownFields: 'ignore' | 'fail';
   description?: string;
+  /**
+   * Where the records are in JSON and XML documents. The next four
+   * members are always present on a definition built by `defineImport`;
+   * they are optional so that hand-built definitions stay valid.
+   */
+  records?: { jsonPath?: string; xmlPath?: string };
+  /** XML prefix to namespace URI, for the prefixes paths use. */
+  namespaces?: Record<string, string>;
+  /** XML element paths, relative to the record, that are lists. */
+  repeated?: string[];
+  /** Child record types, each with its own table, key and columns. */
+  children?: ChildImportDefinition[];
+}
+
+/**
+ * A child record type, normalized like any definition (its tenant column,
+ * locale, null tokens and unknown-field rule default to the parent's), and
+ * `path`: where its records are under each parent record. Its columns may
+ * take `fromParent` values and an `ordinal`. It has no children itself.
+ */
+export interface ChildImportDefinition extends ImportDefinition {
+  path: string;
+  /** The entity of the parent record type. */
+  parentEntity: string;
 }
 
 /**
@@ -221,13 +503,72 @@ export function defineImport(input: ImportDefinitionInput): ImportDefinition {
   }
 
   const value = parsed.data;
-  const keys = new Set(value.key);
-  const locale: Locale =
-    typeof value.locale === 'string'
-      ? structuredClone(localePresets[value.locale]) as Locale
-      : value.locale;
+  const locale = toLocale(value.locale);
+  const definition: ImportDefinition = {
+    entity: value.entity,
+    table: value.table,
+    ...(value.schema !== undefined && { schema: value.schema }),
+    key: value.key,
+    columns: buildColumns(value.columns, value.key),
+    ...(value.tenantColumn !== undefined && {
+      tenantColumn: value.tenantColumn,
+    }),
+    nullTokens: value.nullTokens,
+    locale,
+    unknownFields: value.unknownFields,
+    ...(value.description !== undefined && {
+      description: value.description,
+    }),
+    records: { ...value.records },
+    namespaces: { ...value.namespaces },
+    repeated: value.repeated ?? [],
+    children: [],
+  };
 
-  const columns = value.columns.map((column): ColumnDefinition => {
+  definition.children = (value.children ?? []).map(
+    (child): ChildImportDefinition => {
+      const tenantColumn = child.tenantColumn ?? value.tenantColumn;
+      return {
+        entity: child.entity,
+        table: child.table,
+        ...(child.schema !== undefined && { schema: child.schema }),
+        key: child.key,
+        columns: buildColumns(child.columns, child.key),
+        ...(tenantColumn !== undefined && { tenantColumn }),
+        nullTokens: child.nullTokens ?? value.nullTokens,
+        locale:
+          child.locale === undefined
+            ? structuredClone(locale)
+            : toLocale(child.locale),
+        unknownFields: child.unknownFields ?? value.unknownFields,
+        ...(child.description !== undefined && {
+          description: child.description,
+        }),
+        records: {},
+        namespaces: { ...value.namespaces },
+        repeated: child.repeated ?? [],
+        children: [],
+        path: child.path,
+        parentEntity: value.entity,
+      };
+    },
+  );
+
+  return definition;
+}
+
+function toLocale(input: LocaleName | Locale): Locale {
+  return typeof input === 'string'
+    ? (structuredClone(localePresets[input]) as Locale)
+    : input;
+}
+
+function buildColumns(
+  inputs: ReadonlyArray<z.output<typeof columnSchema>>,
+  key: readonly string[],
+): ColumnDefinition[] {
+  const keys = new Set(key);
+  return inputs.map((column): ColumnDefinition => {
     const aliases =
       column.source === undefined
         ? []
@@ -252,23 +593,14 @@ export function defineImport(input: ImportDefinitionInput): ImportDefinition {
         falseValues: column.falseValues,
       }),
       isKey,
+      ...(column.fromParent !== undefined && {
+        fromParent: column.fromParent,
+      }),
+      ...(column.ordinal !== undefined && { ordinal: true }),
+      ...(column.stripPrefix !== undefined && {
+        stripPrefix: column.stripPrefix,
+      }),
+      ...(column.default !== undefined && { default: column.default }),
     };
   });
-
-  return {
-    entity: value.entity,
-    table: value.table,
-    ...(value.schema !== undefined && { schema: value.schema }),
-    key: value.key,
-    columns,
-    ...(value.tenantColumn !== undefined && {
-      tenantColumn: value.tenantColumn,
-    }),
-    nullTokens: value.nullTokens,
-    locale,
-    unknownFields: value.unknownFields,
-    ...(value.description !== undefined && {
-      description: value.description,
-    }),
-  };
 }

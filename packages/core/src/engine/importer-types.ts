@@ -1,8 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { DefinitionRegistry } from '../definitions/definition-registry.js';
 import type { ImportDefinitionInput } from '../definitions/import-definition.js';
+import type { PgClientLike } from '../loader/pg-client.js';
 import type { Logger } from '../logging/logger.js';
-import type { ErrorLog, ErrorPage, ErrorPageQuery } from '../ports/error-log.js';
+import type {
+  ErrorLog,
+  ErrorPage,
+  ErrorPageQuery,
+} from '../ports/error-log.js';
 import type { FileStore } from '../ports/file-store.js';
 import type {
   ImportFormat,
@@ -24,8 +29,8 @@ export interface PgPoolLike {
   connect(): Promise<PgPoolClientLike>;
 }
 
-export interface PgPoolClientLike {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+/** A checked-out client: what the loader calls, and `release`. */
+export interface PgPoolClientLike extends PgClientLike {
   release(error?: Error | boolean): void;
 }
 
@@ -71,6 +76,22 @@ export interface ImportWorker {
 export interface StartWorkerOptions {
   /** Imports processed at once by this worker; 1 by default. */
   concurrency?: number;
+  /**
+   * With a queue that is not durable (the in-memory one), the worker
+   * sweeps for imports whose job was lost with a previous process, at
+   * start and then every half of this (see `recoverStale`); 60 s by
+   * default. Durable queues redeliver lost jobs themselves: no sweep.
+   */
+  staleAfterMs?: number;
+}
+
+export interface RecoverStaleOptions {
+  /**
+   * An import in `processing` whose progress was last written longer ago
+   * than this is taken for lost; 60 s by default. Workers write progress
+   * at least once a second, in every phase.
+   */
+  olderThanMs?: number;
 }
 
 /**
@@ -93,4 +114,12 @@ export interface Importer {
   /** Processes one import now; what a queue handler calls. */
   process(importId: string, context?: JobContext): Promise<ImportRecord>;
   startWorker(options?: StartWorkerOptions): Promise<ImportWorker>;
+  /**
+   * Marks failed, with code WORKER_LOST, the imports no worker will
+   * finish: those in `processing` whose progress went stale and, when the
+   * queue is not durable, those still `queued` from before this process
+   * started (their job died with the process that held it). Returns
+   * them. Needs a status store with `listByState`; finds nothing without.
+   */
+  recoverStale(options?: RecoverStaleOptions): Promise<ImportRecord[]>;
 }

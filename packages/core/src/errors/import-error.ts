@@ -31,6 +31,8 @@ export const ErrorCodes = {
   DATABASE_ERROR: 'DATABASE_ERROR',
   TOO_MANY_REJECTS: 'TOO_MANY_REJECTS',
   ALREADY_APPLIED: 'ALREADY_APPLIED',
+  /** The target table is missing, or lacks a column the definition names. */
+  TARGET_TABLE_MISMATCH: 'TARGET_TABLE_MISMATCH',
 
   // The worker.
   WORKER_LOST: 'WORKER_LOST',

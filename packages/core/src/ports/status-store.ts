@@ -22,8 +22,19 @@ import type {
  * the rows of the error log.
  */
 export interface StatusStore {
-  create(record: ImportRecord): Promise<{ record: ImportRecord; created: boolean }>;
+  create(
+    record: ImportRecord,
+  ): Promise<{ record: ImportRecord; created: boolean }>;
   get(tenant: string, id: string): Promise<ImportRecord | undefined>;
+  /**
+   * Optional: the record a tenant's idempotency key names. The engine
+   * checks it before storing an upload, so a repeated request does not
+   * store its file twice; `create` stays the guard against races.
+   */
+  getByIdempotencyKey?(
+    tenant: string,
+    idempotencyKey: string,
+  ): Promise<ImportRecord | undefined>;
   /** For workers, which act on ids from the queue: not tenant-scoped. */
   getById(id: string): Promise<ImportRecord | undefined>;
   list(query: ImportListQuery): Promise<ImportListPage>;
@@ -34,7 +45,36 @@ export interface StatusStore {
   ): Promise<ImportRecord | undefined>;
   /** Progress is advisory: last write wins, and a lost write is harmless. */
   updateProgress(id: string, progress: ImportProgress): Promise<void>;
+  /**
+   * Optional capability: the same compare-and-set as `transition`, run on
+   * a connection the engine passes in, inside the transaction of the
+   * MERGE. A store that keeps its records in the target database offers
+   * it, so `completed` commits together with the rows it describes.
+   * `database` identifies that database: the engine uses it only when it
+   * is the pool the target tables live in.
+   */
+  transitionInTransaction?(
+    client: TransactionClient,
+    id: string,
+    from: readonly ImportState[],
+    patch: ImportTransition,
+  ): Promise<ImportRecord | undefined>;
+  readonly database?: unknown;
+  /**
+   * Optional capability, for the engine's sweep of imports whose worker
+   * is gone: the records in one state across all tenants, newest first,
+   * paged like `list`. Without it the engine cannot find lost imports.
+   */
+  listByState?(query: ImportStateQuery): Promise<ImportListPage>;
   close?(): Promise<void>;
+}
+
+/** The one member of a pg client the status store needs in a transaction. */
+export interface TransactionClient {
+  query(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
 
 export interface ImportTransition {
@@ -55,6 +95,14 @@ export interface ImportListQuery {
   /** At most this many records; adapters cap it at 500. */
   limit: number;
   /** An opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+/** Not tenant-scoped: for workers' sweeps, never for a client's reads. */
+export interface ImportStateQuery {
+  state: ImportState;
+  /** At most this many records; adapters cap it at 500. */
+  limit: number;
   cursor?: string;
 }
 

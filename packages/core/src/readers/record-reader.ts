@@ -23,8 +23,7 @@ export interface MappedRecord {
 }
 
 export type ReadItem =
-  | { kind: 'record'; record: MappedRecord }
-  | { kind: 'issue'; issue: RowIssue };
+  { kind: 'record'; record: MappedRecord } | { kind: 'issue'; issue: RowIssue };
 
 export interface DetectedFormat {
   encoding?: string;

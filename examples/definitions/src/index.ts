@@ -1,0 +1,14 @@
+export {
+  customers,
+  demoPrices,
+  exampleDefinitions,
+  ibptTaxRates,
+} from './definitions.js';
+export { createExampleTables, exampleTablesSql } from './example-tables.js';
+export type { Queryable } from './example-tables.js';
+export {
+  createExampleHost,
+  parseTokens,
+  readExampleConfig,
+} from './example-host.js';
+export type { ExampleConfig, ExampleHost } from './example-host.js';

@@ -1,0 +1,246 @@
+import { createImportRouter } from '@erp-import/core/express';
+import type { PublicImportRecord } from '@erp-import/core/contract';
+import {
+  startEmbeddedPostgres,
+  type EmbeddedPostgresHandle,
+} from '@erp-import/dev-services';
+import {
+  createExampleHost,
+  createExampleTables,
+  type ExampleHost,
+} from '@erp-import/example-definitions';
+import express from 'express';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { WorkerReport } from './large-import-worker.js';
+
+// Shows that a worker's memory does not grow with the file: generates a
+// CSV of a million rows on the fly, uploads it, lets a worker in a child
+// process import it while this process polls its status, then prints the
+// counts and the worker's peak resident memory. A script, not a test.
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    'max-rss-mb': { type: 'string', default: '250' },
+  },
+});
+const rows = Number(values.rows);
+const maxRssMb = Number(values['max-rss-mb']);
+const tenant = 'large-import';
+const token = 'large-import-token';
+
+const logger = pino(
+  { name: 'large-import', level: process.env.LOG_LEVEL ?? 'warn' },
+  pino.destination(2),
+);
+
+let embedded: EmbeddedPostgresHandle | undefined;
+let host: ExampleHost | undefined;
+let server: Server | undefined;
+let child: ChildProcess | undefined;
+let exitCode = 1;
+
+try {
+  exitCode = (await run()) ? 0 : 1;
+} catch (error) {
+  console.error('large-import failed:', error);
+} finally {
+  child?.kill();
+  server?.closeAllConnections();
+  server?.close();
+  await host?.close();
+  await embedded?.stop();
+}
+process.exit(exitCode);
+
+async function run(): Promise<boolean> {
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    console.log('Starting an embedded PostgreSQL (no DATABASE_URL set)...');
+    embedded = await startEmbeddedPostgres();
+    databaseUrl = embedded.url;
+  }
+
+  host = await createExampleHost(
+    { databaseUrl, queue: 'pg', maxUploadBytes: undefined },
+    logger,
+  );
+  await createExampleTables(host.pool);
+  // A run against a kept database starts from an empty tenant again.
+  await host.pool.query('DELETE FROM demo_prices WHERE tenant_id = $1', [
+    tenant,
+  ]);
+  const baseUrl = await startServer(host);
+
+  const worker = await startWorker(databaseUrl);
+  console.log(
+    `Worker pid ${worker.pid}: ${mb(worker.startRss)} MB resident at rest.`,
+  );
+
+  console.log(`Uploading ${rows.toLocaleString('en-US')} generated rows...`);
+  const accepted = await upload(baseUrl);
+  console.log(`Accepted as ${accepted.id}: ${mb(accepted.byteSize)} MB.`);
+
+  const record = await follow(baseUrl, accepted.id);
+  const peak = await worker.stop();
+  return verdict(record, peak);
+}
+
+async function startServer(target: ExampleHost): Promise<string> {
+  const app = express();
+  app.use(
+    createImportRouter(target.importer, {
+      authenticate: async (given) => (given === token ? { tenant } : null),
+      logger,
+    }),
+  );
+  server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+interface WorkerHandle {
+  pid: number;
+  startRss: number;
+  /** Stops the worker and resolves with its peak resident set, in bytes. */
+  stop(): Promise<number>;
+}
+
+async function startWorker(databaseUrl: string): Promise<WorkerHandle> {
+  const script = fileURLToPath(
+    new URL('./large-import-worker.ts', import.meta.url),
+  );
+  const process_ = fork(script, [], {
+    execArgv: ['--import', 'tsx', '--conditions=source'],
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child = process_;
+
+  let peak = 0;
+  let resolveStopped: (peakBytes: number) => void = () => undefined;
+  const stopped = new Promise<number>((done) => (resolveStopped = done));
+  const ready = new Promise<number>((done, fail) => {
+    process_.on('message', (message: WorkerReport) => {
+      peak = Math.max(peak, message.rssBytes, message.peakRssBytes);
+      if (message.kind === 'ready') done(message.rssBytes);
+      if (message.kind === 'stopped') resolveStopped(peak);
+    });
+    process_.once('exit', (code) => {
+      fail(new Error(`the worker exited with ${code}`));
+      resolveStopped(peak);
+    });
+  });
+  const startRss = await ready;
+
+  return {
+    pid: process_.pid ?? 0,
+    startRss,
+    async stop() {
+      process_.send('stop');
+      return stopped;
+    },
+  };
+}
+
+/** The file is generated while it uploads; it is never on disk or whole. */
+async function upload(baseUrl: string): Promise<PublicImportRecord> {
+  async function* lines(): AsyncGenerator<string> {
+    yield 'Código;Descrição;Preço;Vigência;Ativo\r\n';
+    let batch = '';
+    for (let i = 1; i <= rows; i++) {
+      const cents = 100 + ((i * 7919) % 1_000_000);
+      const price = `${Math.floor(cents / 100)},${String(cents % 100).padStart(2, '0')}`;
+      const day = String((i % 28) + 1).padStart(2, '0');
+      batch += `${String(i).padStart(8, '0')};Produto ${i};${price};${day}/07/2024;S\r\n`;
+      if (i % 1000 === 0) {
+        yield batch;
+        batch = '';
+      }
+    }
+    if (batch) yield batch;
+  }
+
+  const body = Readable.from(lines(), { objectMode: false });
+  const query = new URLSearchParams({
+    entity: 'demo_prices',
+    format: 'csv',
+    encoding: 'utf-8',
+    fileName: 'large.csv',
+  });
+  const response = await fetch(`${baseUrl}/imports?${query}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'text/csv',
+    },
+    body: Readable.toWeb(body) as ReadableStream,
+    duplex: 'half',
+  } as RequestInit);
+  if (response.status !== 202) {
+    throw new Error(`upload: ${response.status} ${await response.text()}`);
+  }
+  return (await response.json()) as PublicImportRecord;
+}
+
+async function follow(
+  baseUrl: string,
+  id: string,
+): Promise<PublicImportRecord> {
+  const started = Date.now();
+  for (;;) {
+    const response = await fetch(`${baseUrl}/imports/${id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const record = (await response.json()) as PublicImportRecord;
+    const seconds = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
+    const p = record.progress;
+    console.log(
+      `${seconds} s  ${record.state.padEnd(10)} ${p.phase.padEnd(8)} ` +
+        `${p.recordsRead.toLocaleString('en-US').padStart(9)} records  ` +
+        `${mb(p.bytesRead)}/${mb(p.bytesTotal ?? 0)} MB`,
+    );
+    if (['completed', 'failed', 'cancelled'].includes(record.state)) {
+      return record;
+    }
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+}
+
+function verdict(record: PublicImportRecord, peakBytes: number): boolean {
+  const c = record.counts;
+  const sum = c.inserted + c.updated + c.unchanged + c.rejected;
+  console.log(
+    `\n${record.state}: read ${c.read}, inserted ${c.inserted}, updated ` +
+      `${c.updated}, unchanged ${c.unchanged}, rejected ${c.rejected}`,
+  );
+  if (record.failure) {
+    console.log(`${record.failure.code}: ${record.failure.message}`);
+  }
+
+  const checks = [
+    { ok: record.state === 'completed', what: 'the import completed' },
+    { ok: c.read === rows, what: `${rows} records were read` },
+    { ok: sum === c.read, what: 'the counts add up to the records read' },
+    {
+      ok: peakBytes / 1024 / 1024 < maxRssMb,
+      what: `the worker's peak memory, ${mb(peakBytes)} MB, is under ${maxRssMb} MB`,
+    },
+  ];
+  for (const check of checks) {
+    console.log(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.what}`);
+  }
+  console.log(`WORKER_PEAK_RSS_MB=${mb(peakBytes)}`);
+  return checks.every((check) => check.ok);
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}

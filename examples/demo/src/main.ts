@@ -1,0 +1,341 @@
+import type { ImportWorker } from '@erp-import/core';
+import type { PublicImportRecord } from '@erp-import/core/contract';
+import { createImportRouter } from '@erp-import/core/express';
+import {
+  startEmbeddedPostgres,
+  type EmbeddedPostgresHandle,
+} from '@erp-import/dev-services';
+import {
+  createExampleHost,
+  createExampleTables,
+  type ExampleHost,
+} from '@erp-import/example-definitions';
+import express from 'express';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { createDemoClient, type DemoClient } from './demo-client.js';
+import { writeSampleFiles, type SampleFile } from './sample-files.js';
+
+// The whole flow on one machine: PostgreSQL (embedded unless DATABASE_URL
+// names one), the API server and a worker in this process, files uploaded
+// over HTTP, their progress polled, their counts and rejected rows shown.
+
+const usage = `Usage: npm run demo [-- FILE --entity NAME [--format F]]
+
+Without FILE, imports price lists it generates (entity demo_prices).
+Without DATABASE_URL, runs on an embedded PostgreSQL it throws away.
+
+  --expect read=N,inserted=N,...        exit 1 unless the first import's
+                                        counts are these
+  --expect-again unchanged=N,...        the same for the second upload
+                                        of the same file`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    entity: { type: 'string' },
+    format: { type: 'string' },
+    expect: { type: 'string' },
+    'expect-again': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help || positionals.length > 1) {
+  console.log(usage);
+  process.exit(values.help ? 0 : 2);
+}
+const userFile = positionals[0];
+if (userFile !== undefined && values.entity === undefined) {
+  console.error('--entity NAME is required with a FILE\n');
+  console.error(usage);
+  process.exit(2);
+}
+
+const tenantToken = 'demo-token';
+// Engine warnings go to stderr; the demo's own story goes to stdout.
+const logger = pino(
+  { name: 'erp-import-demo', level: process.env.LOG_LEVEL ?? 'warn' },
+  pino.destination(2),
+);
+
+const started: {
+  embedded?: EmbeddedPostgresHandle;
+  host?: ExampleHost;
+  server?: Server;
+  worker?: ImportWorker;
+  sampleDirectory?: string;
+} = {};
+
+/** Returns false when an import failed or an expectation was not met. */
+async function run(): Promise<boolean> {
+  const databaseUrl = await database();
+  const host = (started.host = await createExampleHost(
+    { databaseUrl, queue: 'pg', maxUploadBytes: undefined },
+    logger,
+  ));
+  await createExampleTables(host.pool);
+
+  const baseUrl = await startServer(host);
+  started.worker = await host.importer.startWorker({ concurrency: 2 });
+  console.log(`API on ${baseUrl}, one worker in this process\n`);
+
+  const client = createDemoClient(baseUrl, tenantToken);
+  if (userFile !== undefined) return importUserFile(client, userFile);
+  return importSampleFiles(client);
+}
+
+async function database(): Promise<string> {
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    console.log(`Using ${redact(url)}; imported rows stay there.`);
+    return url;
+  }
+  console.log('Starting an embedded PostgreSQL (no DATABASE_URL set)...');
+  started.embedded = await startEmbeddedPostgres();
+  console.log(`PostgreSQL on port ${started.embedded.port}.`);
+  return started.embedded.url;
+}
+
+async function startServer(host: ExampleHost): Promise<string> {
+  const app = express();
+  app.use(
+    createImportRouter(host.importer, {
+      authenticate: async (token) =>
+        token === tenantToken ? { tenant: 'demo', subject: 'demo' } : null,
+      logger,
+    }),
+  );
+  const server = (started.server = app.listen(0, '127.0.0.1'));
+  await new Promise<void>((done, fail) => {
+    server.once('listening', done);
+    server.once('error', fail);
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function importUserFile(
+  client: DemoClient,
+  path: string,
+): Promise<boolean> {
+  const file: SampleFile = {
+    path: resolve(path),
+    entity: values.entity as string,
+    label: path,
+  };
+
+  const first = await importAndReport(client, file);
+  const second = await importAndReport(client, {
+    ...file,
+    label: `${path}, again: nothing should change`,
+  });
+  return (
+    meets(first, values.expect, 'first import') &&
+    meets(second, values['expect-again'], 'second import')
+  );
+}
+
+async function importSampleFiles(client: DemoClient): Promise<boolean> {
+  const directory = await mkdtemp(join(tmpdir(), 'erp-import-demo-'));
+  started.sampleDirectory = directory;
+  const { prices, update } = await writeSampleFiles(directory);
+  console.log(`Sample files written to ${directory}\n`);
+
+  const records = [
+    await importAndReport(client, prices),
+    await importAndReport(client, {
+      ...prices,
+      label: 'the same price list again: all unchanged',
+    }),
+    await importAndReport(client, update),
+  ];
+  return records.every((record) => record.state === 'completed');
+}
+
+/** Uploads one file, follows it to its end and prints what happened. */
+async function importAndReport(
+  client: DemoClient,
+  file: SampleFile,
+): Promise<PublicImportRecord> {
+  console.log(`> ${file.label}`);
+  const accepted = await client.upload({
+    path: file.path,
+    entity: file.entity,
+    ...(values.format !== undefined && { format: values.format }),
+  });
+  console.log(
+    `  accepted as ${accepted.id} (${formatBytes(accepted.byteSize)})`,
+  );
+
+  const record = await follow(client, accepted.id);
+  report(record);
+  if (record.counts.rejected > 0 || record.counts.superseded > 0) {
+    await printRejected(client, record.id);
+  }
+  console.log(
+    `RESULT entity=${record.entity} state=${record.state} ` +
+      Object.entries(record.counts)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(' '),
+  );
+  console.log('');
+  return record;
+}
+
+const finalStates = new Set(['completed', 'failed', 'cancelled']);
+
+/** Polls the import, printing each change of its progress. */
+async function follow(
+  client: DemoClient,
+  id: string,
+): Promise<PublicImportRecord> {
+  let lastLine = '';
+  for (;;) {
+    const record = await client.get(id);
+    if (finalStates.has(record.state)) return record;
+
+    const line = progressLine(record);
+    if (line !== lastLine) console.log(line);
+    lastLine = line;
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+function progressLine(record: PublicImportRecord): string {
+  const { progress } = record;
+  const total = progress.bytesTotal;
+  const share =
+    total && total > 0
+      ? ` (${Math.floor((100 * progress.bytesRead) / total)}%)`
+      : '';
+  return (
+    `  ${record.state.padEnd(10)} ${progress.phase.padEnd(8)} ` +
+    `${formatCount(progress.recordsRead)} records, ` +
+    `${formatCount(progress.recordsRejected)} rejected, ` +
+    `${formatBytes(progress.bytesRead)} read${share}`
+  );
+}
+
+function report(record: PublicImportRecord): void {
+  const seconds =
+    record.finishedAt && record.startedAt
+      ? (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000
+      : null;
+  const took = seconds === null ? '' : ` in ${seconds.toFixed(1)} s`;
+  if (record.state !== 'completed') {
+    console.log(`  ${record.state}${took}`);
+    if (record.failure) {
+      console.log(`  ${record.failure.code}: ${record.failure.message}`);
+    }
+    return;
+  }
+
+  const c = record.counts;
+  const detected = [record.detected.encoding, record.detected.delimiter]
+    .filter(Boolean)
+    .map((value) => JSON.stringify(value))
+    .join(', ');
+  console.log(
+    `  completed${took}${detected ? ` (read as ${detected})` : ''}:\n` +
+      `  read ${formatCount(c.read)} = inserted ${formatCount(c.inserted)}` +
+      ` + updated ${formatCount(c.updated)}` +
+      ` + unchanged ${formatCount(c.unchanged)}` +
+      ` + rejected ${formatCount(c.rejected)}` +
+      (c.superseded > 0 ? `  (${c.superseded} superseded by a later row)` : ''),
+  );
+}
+
+async function printRejected(client: DemoClient, id: string): Promise<void> {
+  const page = await client.errors(id, 5);
+  console.log('  first entries of the error log:');
+  for (const issue of page.items) {
+    const where =
+      issue.position.line !== undefined
+        ? `line ${issue.position.line}`
+        : `record ${issue.position.recordNumber}`;
+    const warning = issue.severity === 'warning' ? ' (warning)' : '';
+    // The message names the column and quotes the value already.
+    console.log(`    ${where}  [${issue.code}] ${issue.message}${warning}`);
+  }
+}
+
+/** `read=12096,rejected=0` against the record's counts. */
+function meets(
+  record: PublicImportRecord,
+  expectation: string | undefined,
+  label: string,
+): boolean {
+  if (record.state !== 'completed') {
+    console.error(`${label}: ended ${record.state}, expected completed`);
+    return false;
+  }
+  if (expectation === undefined) return true;
+
+  let ok = true;
+  for (const pair of expectation.split(',')) {
+    const [name = '', wanted = ''] = pair.split('=').map((s) => s.trim());
+    const actual = (record.counts as unknown as Record<string, number>)[name];
+    if (actual === undefined || actual !== Number(wanted)) {
+      console.error(`${label}: expected ${name}=${wanted}, got ${actual}`);
+      ok = false;
+    }
+  }
+  if (ok) console.log(`${label}: counts as expected (${expectation})`);
+  return ok;
+}
+
+let stopping: Promise<void> | undefined;
+function stopEverything(): Promise<void> {
+  stopping ??= stopInOrder();
+  return stopping;
+}
+
+async function stopInOrder(): Promise<void> {
+  // In the reverse order of starting: stop taking work, then the services.
+  await started.worker?.stop();
+  if (started.server) {
+    const server = started.server;
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  }
+  await started.host?.close();
+  await started.embedded?.stop();
+  if (started.sampleDirectory) {
+    await rm(started.sampleDirectory, { recursive: true, force: true });
+  }
+}
+
+function formatCount(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+// Ctrl-C stops the services too, so no PostgreSQL is left running.
+process.once('SIGINT', () => {
+  console.log('\nInterrupted; stopping.');
+  void stopEverything().finally(() => process.exit(130));
+});
+
+let failed = false;
+try {
+  failed = !(await run());
+} catch (error) {
+  console.error('\nThe demo failed:', error);
+  failed = true;
+} finally {
+  await stopEverything();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,61 @@
+import {
+  createExampleHost,
+  createExampleTables,
+  readExampleConfig,
+} from '@erp-import/example-definitions';
+import { once } from 'node:events';
+import { pino } from 'pino';
+import { createExampleApp } from './app.js';
+
+// The example API server: `npm start` in this folder. Workers run apart
+// (examples/worker); this process only takes uploads and answers reads.
+
+const logger = pino({
+  name: 'erp-import-server',
+  level: process.env.LOG_LEVEL ?? 'info',
+});
+const config = readExampleConfig();
+if (config.tokens.size === 0) {
+  logger.warn('ERP_IMPORT_TOKENS is empty: every request will get 401');
+}
+
+const host = await createExampleHost(config, logger);
+await createExampleTables(host.pool);
+
+const app = createExampleApp(host.importer, {
+  tokens: config.tokens,
+  logger,
+  ...(config.maxUploadBytes !== undefined && {
+    maxUploadBytes: config.maxUploadBytes,
+  }),
+});
+const server = app.listen(config.port);
+await once(server, 'listening');
+logger.info({ port: config.port }, 'listening');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+
+  // Stop taking connections, let the requests in flight finish, then
+  // release the database.
+  server.close();
+  server.closeIdleConnections();
+  await once(server, 'close');
+  await host.close();
+  logger.info('stopped');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    shutdown(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,107 @@
+import { silentLogger, type ImportWorker } from '@erp-import/core';
+import {
+  importRecordSchema,
+  type ImportErrorPage,
+  type PublicImportRecord,
+} from '@erp-import/core/contract';
+import {
+  createExampleHost,
+  createExampleTables,
+  type ExampleHost,
+} from '@erp-import/example-definitions';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createExampleApp } from '../src/app.js';
+
+/** A file of ../shared/data, by name. */
+export function sharedData(name: string): string {
+  return fileURLToPath(
+    new URL(`../../../../shared/data/${name}`, import.meta.url),
+  );
+}
+
+export const tokens = new Map([
+  ['token-a', 'tenant-a'],
+  ['token-b', 'tenant-b'],
+]);
+
+/**
+ * The example server and a worker in this process, on a test database:
+ * what `npm start` in examples/express-server and examples/worker build,
+ * without the processes.
+ */
+export interface RunningExample {
+  baseUrl: string;
+  host: ExampleHost;
+  /** Uploads a file and answers the accepted record. */
+  upload(
+    path: string,
+    entity: string,
+    token?: string,
+  ): Promise<PublicImportRecord>;
+  /** Polls until the import ends, and answers its last record. */
+  finish(id: string, token?: string): Promise<PublicImportRecord>;
+  errors(id: string, token?: string): Promise<ImportErrorPage>;
+  close(): Promise<void>;
+}
+
+export async function startExample(
+  databaseUrl: string,
+): Promise<RunningExample> {
+  const host = await createExampleHost(
+    { databaseUrl, queue: 'pg', maxUploadBytes: undefined },
+    silentLogger,
+  );
+  await createExampleTables(host.pool);
+  const server: Server = createExampleApp(host.importer, { tokens }).listen(
+    0,
+    '127.0.0.1',
+  );
+  await new Promise((resolve) => server.once('listening', resolve));
+  const worker: ImportWorker = await host.importer.startWorker({
+    concurrency: 2,
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  return {
+    baseUrl,
+    host,
+    async upload(path, entity, token = 'token-a') {
+      const response = await fetch(
+        `${baseUrl}/imports?entity=${entity}&format=csv`,
+        { method: 'POST', headers: auth(token), body: await readFile(path) },
+      );
+      if (response.status !== 202) {
+        throw new Error(`upload: ${response.status} ${await response.text()}`);
+      }
+      return importRecordSchema.parse(await response.json());
+    },
+    async finish(id, token = 'token-a') {
+      for (;;) {
+        const response = await fetch(`${baseUrl}/imports/${id}`, {
+          headers: auth(token),
+        });
+        const record = importRecordSchema.parse(await response.json());
+        if (['completed', 'failed', 'cancelled'].includes(record.state)) {
+          return record;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async errors(id, token = 'token-a') {
+      const response = await fetch(`${baseUrl}/imports/${id}/errors`, {
+        headers: auth(token),
+      });
+      return (await response.json()) as ImportErrorPage;
+    },
+    async close() {
+      await worker.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await host.close();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import {
+  createExampleHost,
+  createExampleTables,
+  readExampleConfig,
+} from '@erp-import/example-definitions';
+import { pino } from 'pino';
+
+// The example worker: `npm start` in this folder. Start as many as you
+// like; the queue hands each import to one of them, in order per tenant
+// and entity.
+
+const logger = pino({
+  name: 'erp-import-worker',
+  level: process.env.LOG_LEVEL ?? 'info',
+});
+const config = readExampleConfig();
+
+const host = await createExampleHost(config, logger);
+await createExampleTables(host.pool);
+const worker = await host.importer.startWorker({
+  concurrency: config.concurrency,
+});
+logger.info({ concurrency: config.concurrency }, 'worker started');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping: finishing the imports in hand');
+  await worker.stop();
+  await host.close();
+  logger.info('stopped');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    shutdown(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,45 @@
+/** The file store's SQL; `s` is the quoted schema name. */
+export const fileStoreSql = (s: string) => ({
+  begin: `INSERT INTO ${s}.files (key) VALUES ($1) RETURNING id`,
+
+  chunk: `INSERT INTO ${s}.file_chunks (file_id, chunk, data)
+    VALUES ($1, $2, $3)`,
+
+  // The new version replaces an earlier complete file under the same key
+  // in one step, so a reader sees the old bytes or the new, never neither.
+  dropCompleteKey: `DELETE FROM ${s}.files WHERE key = $1 AND complete`,
+  complete: `UPDATE ${s}.files
+    SET complete = true, size = $2, checksum = $3, chunks = $4
+    WHERE id = $1`,
+
+  abandon: `DELETE FROM ${s}.files WHERE id = $1`,
+
+  find: `SELECT id, chunks FROM ${s}.files WHERE key = $1 AND complete`,
+  readChunk: `SELECT data FROM ${s}.file_chunks
+    WHERE file_id = $1 AND chunk = $2`,
+
+  delete: `DELETE FROM ${s}.files WHERE key = $1 AND complete`,
+
+  // Retention: the files of imports that ended more than $1 ms ago, and
+  // uploads that never completed (their writer died) older than $2 ms.
+  // Import records and their errors stay.
+  sweep: `
+    WITH expired AS (
+      DELETE FROM ${s}.files f
+      WHERE (f.complete AND EXISTS (
+          SELECT 1 FROM ${s}.imports i
+          WHERE i.file_key = f.key
+            AND i.state IN ('completed', 'failed', 'cancelled')
+            AND coalesce(i.finished_at, i.created_at)
+              < now() - $1 * interval '1 millisecond'
+        ) AND NOT EXISTS (
+          SELECT 1 FROM ${s}.imports i
+          WHERE i.file_key = f.key
+            AND i.state NOT IN ('completed', 'failed', 'cancelled')
+        ))
+        OR (NOT f.complete
+          AND f.created_at < now() - $2 * interval '1 millisecond')
+      RETURNING 1
+    )
+    SELECT count(*) AS deleted FROM expired`,
+});

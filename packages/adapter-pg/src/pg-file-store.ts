@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  ErrorCodes,
+  ImportError,
+  toImportError,
+  type FileStore,
+  type StoredFile,
+} from '@erp-import/core';
+import { fileStoreSql } from './file-store-sql.js';
+import { inTransaction, type PgPool } from './pg-types.js';
+import { defaultSchema, quoteSchema } from './schema-name.js';
+
+export interface PgFileStoreOptions {
+  pool: PgPool;
+  /** `erp_import` by default; `migrate` must have run on it. */
+  schema?: string;
+  /** Bytes per stored row; 1 MiB by default. */
+  chunkBytes?: number;
+}
+
+/**
+ * The file store on PostgreSQL, plus the retention sweep, which needs the
+ * import records kept in the same schema by the PostgreSQL status store.
+ */
+export interface PgFileStore extends FileStore {
+  /**
+   * Deletes the stored files of imports that ended (completed, failed,
+   * cancelled) more than `ms` ago, and uploads abandoned half-way more
+   * than a day ago. Import records and their errors stay. A failed import
+   * whose file is gone can no longer be retried. Returns the count.
+   */
+  deleteFilesOlderThan(ms: number): Promise<number>;
+}
+
+const defaultChunkBytes = 1024 * 1024;
+const abandonedUploadMs = 24 * 60 * 60 * 1000;
+
+/**
+ * Bytes are kept as rows of `chunkBytes` each, written as they arrive and
+ * read back one at a time, so neither `put` nor `open` holds a whole file
+ * in memory. A put writes its rows under a fresh file id and only then
+ * marks that file complete under its key; a stream that fails leaves an
+ * incomplete file, which is deleted at once (or by the sweep, when the
+ * process died), and the key keeps what it had.
+ */
+export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
+  const { pool } = options;
+  const sql = fileStoreSql(quoteSchema(options.schema ?? defaultSchema));
+  const chunkBytes = Math.max(1, options.chunkBytes ?? defaultChunkBytes);
+
+  async function writeChunks(
+    fileId: string,
+    key: string,
+    body: Readable,
+    maxBytes: number | undefined,
+  ): Promise<StoredFile & { chunks: number }> {
+    const hash = createHash('sha256');
+    let size = 0;
+    let chunks = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+
+    const flush = async (bytes: Buffer) => {
+      await pool.query(sql.chunk, [fileId, chunks, bytes]);
+      chunks += 1;
+    };
+
+    for await (const piece of body) {
+      const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
+      size += bytes.length;
+      if (maxBytes !== undefined && size > maxBytes) {
+        throw new ImportError(
+          ErrorCodes.PAYLOAD_TOO_LARGE,
+          `the file is larger than ${maxBytes} bytes`,
+          { details: { key, maxBytes } },
+        );
+      }
+      hash.update(bytes);
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+
+      while (pendingBytes >= chunkBytes) {
+        const joined = Buffer.concat(pending, pendingBytes);
+        await flush(joined.subarray(0, chunkBytes));
+        const rest = joined.subarray(chunkBytes);
+        pending = rest.length > 0 ? [rest] : [];
+        pendingBytes = rest.length;
+      }
+    }
+    if (pendingBytes > 0) await flush(Buffer.concat(pending, pendingBytes));
+
+    return { size, checksum: hash.digest('hex'), chunks };
+  }
+
+  async function readChunks(fileId: string, chunks: number, key: string) {
+    async function* generate() {
+      for (let chunk = 0; chunk < chunks; chunk += 1) {
+        const { rows } = await pool.query(sql.readChunk, [fileId, chunk]);
+        const row = rows[0] as { data: Buffer } | undefined;
+        if (!row) {
+          throw new ImportError(
+            ErrorCodes.FILE_MISSING,
+            `the stored file "${key}" was deleted while it was read`,
+            { details: { key } },
+          );
+        }
+        yield row.data;
+      }
+    }
+    return Readable.from(generate(), { objectMode: false });
+  }
+
+  return {
+    async put(key, body, putOptions = {}) {
+      let fileId: string;
+      try {
+        const { rows } = await pool.query(sql.begin, [key]);
+        fileId = String((rows[0] as { id: string }).id);
+      } catch (error) {
+        body.destroy();
+        throw toImportError(error, ErrorCodes.STORE_ERROR);
+      }
+
+      try {
+        const stored = await writeChunks(fileId, key, body, putOptions.maxBytes);
+        await inTransaction(pool, async (client) => {
+          await client.query(sql.dropCompleteKey, [key]);
+          await client.query(sql.complete, [
+            fileId,
+            stored.size,
+            stored.checksum,
+            stored.chunks,
+          ]);
+        });
+        return { size: stored.size, checksum: stored.checksum };
+      } catch (error) {
+        // Best effort: the sweep deletes what this cannot.
+        await pool.query(sql.abandon, [fileId]).catch(() => undefined);
+        throw toImportError(error, ErrorCodes.STORE_ERROR);
+      }
+    },
+
+    async open(key) {
+      let found: { id: string; chunks: number } | undefined;
+      try {
+        const { rows } = await pool.query(sql.find, [key]);
+        found = rows[0] as { id: string; chunks: number } | undefined;
+      } catch (error) {
+        throw toImportError(error, ErrorCodes.STORE_ERROR);
+      }
+      if (!found) {
+        throw new ImportError(
+          ErrorCodes.FILE_MISSING,
+          `no stored file under "${key}"`,
+          { details: { key } },
+        );
+      }
+      return readChunks(String(found.id), found.chunks, key);
+    },
+
+    async delete(key) {
+      try {
+        await pool.query(sql.delete, [key]);
+      } catch (error) {
+        throw toImportError(error, ErrorCodes.STORE_ERROR);
+      }
+    },
+
+    async deleteFilesOlderThan(ms) {
+      try {
+        const { rows } = await pool.query(sql.sweep, [ms, abandonedUploadMs]);
+        return Number((rows[0] as { deleted: string }).deleted);
+      } catch (error) {
+        throw toImportError(error, ErrorCodes.STORE_ERROR);
+      }
+    },
+  };
+}

@@ -1,0 +1,352 @@
+import PgBoss from 'pg-boss';
+import {
+  ErrorCodes,
+  ImportError,
+  silentLogger,
+  sqlStateOf,
+  toImportError,
+  type ConsumeOptions,
+  type ImportJob,
+  type ImportQueue,
+  type JobHandler,
+  type Logger,
+  type QueueCapabilities,
+  type QueueConsumer,
+} from '@erp-import/core';
+import { inTransaction, type PgPool, type PgQueryable } from './pg-types.js';
+import { queueSql } from './queue-sql.js';
+import { defaultSchema, quoteSchema } from './schema-name.js';
+
+export interface PgQueueOptions {
+  pool: PgPool;
+  /**
+   * The adapter's schema, `erp_import` by default; pg-boss keeps its
+   * tables in `<schema>_queue`.
+   */
+  schema?: string;
+  logger?: Logger;
+  /**
+   * How long a job may go without a heartbeat before pg-boss expires it
+   * and another worker takes it; 60 by default. A live worker renews its
+   * jobs every quarter of this, so a long import is never expired.
+   */
+  redeliveryAfterSeconds?: number;
+  /** How often an idle worker looks for jobs; 2 by default, at least 0.5. */
+  pollIntervalSeconds?: number;
+  /** Deliveries of one job, the first included; 3 by default. */
+  maxAttempts?: number;
+}
+
+/** The PostgreSQL queue; `boss` is there for operators' tooling. */
+export interface PgQueue extends ImportQueue {
+  readonly boss: PgBoss;
+}
+
+const queueName = 'erp_import';
+
+interface FetchedRow {
+  id: string;
+  data: ImportJob;
+  retry_count: number;
+  lease: string;
+}
+
+/**
+ * The queue on pg-boss 10. A job is a pg-boss job on one queue with the
+ * `singleton` policy and the ordering key as its singleton key.
+ *
+ * A running job's states: fetched (active, with a lease), renewed by a
+ * heartbeat every quarter of `redeliveryAfterSeconds`, then completed or
+ * failed by the worker that holds the lease. A worker that dies stops
+ * renewing; pg-boss's maintenance expires the job (into `retry`, or
+ * `failed` after `maxAttempts`) and the next fetch hands it out again.
+ */
+export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
+  const schema = options.schema ?? defaultSchema;
+  quoteSchema(schema);
+  const bossSchema = `${schema}_queue`;
+  const sql = queueSql(quoteSchema(bossSchema));
+  const { pool } = options;
+  const logger = (options.logger ?? silentLogger).child({
+    component: 'pg-queue',
+  });
+
+  const expireSeconds = Math.max(1, Math.ceil(options.redeliveryAfterSeconds ?? 60));
+  const pollSeconds = Math.max(0.5, options.pollIntervalSeconds ?? 2);
+  const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3));
+  // pg-boss lets one instance in the whole cluster run maintenance per
+  // interval, so an expired job waits up to two intervals to be noticed.
+  const maintenanceSeconds = Math.max(1, Math.ceil(expireSeconds / 4));
+  const heartbeatMs = Math.max(500, (expireSeconds * 1000) / 4);
+
+  const capabilities: QueueCapabilities = {
+    durable: true,
+    ordered: true,
+    redeliveryAfterMs:
+      (expireSeconds + 2 * maintenanceSeconds + pollSeconds) * 1000,
+    maxAttempts,
+  };
+
+  const boss = new PgBoss({
+    db: bossDatabase(pool),
+    schema: bossSchema,
+    schedule: false,
+    supervise: true,
+    migrate: true,
+    maintenanceIntervalSeconds: maintenanceSeconds,
+  });
+  // pg-boss reports maintenance failures as events; an EventEmitter with
+  // no 'error' listener would throw them instead.
+  boss.on('error', (error: unknown) => {
+    logger.error({ err: error }, 'pg-boss reported an error');
+  });
+
+  try {
+    await boss.start();
+    await boss.createQueue(queueName, {
+      name: queueName,
+      policy: 'singleton',
+      retryLimit: maxAttempts - 1,
+      retryDelay: 0,
+      expireInSeconds: expireSeconds,
+    });
+  } catch (error) {
+    await boss.stop({ graceful: false }).catch(() => undefined);
+    throw toImportError(error, ErrorCodes.QUEUE_ERROR);
+  }
+
+  const consumers = new Set<LocalConsumer>();
+  let closed = false;
+
+  async function fetchNext(): Promise<FetchedRow | undefined> {
+    try {
+      const { rows } = await pool.query(sql.fetch, [queueName]);
+      return rows[0] as FetchedRow | undefined;
+    } catch (error) {
+      // Two workers raced for one key and pg-boss's unique index turned
+      // the second away: there is simply nothing to take yet.
+      if (sqlStateOf(error) === '23505') return undefined;
+      throw error;
+    }
+  }
+
+  // Completes or fails the job only while this worker still holds it.
+  async function settle(
+    row: FetchedRow,
+    lease: string,
+    outcome: { failed: false } | { failed: true; error: unknown },
+  ): Promise<void> {
+    const held = await inTransaction(pool, async (client) => {
+      const { rows } = await client.query(sql.hold, [queueName, row.id, lease]);
+      if (rows.length === 0) return false;
+      const db = { db: clientDatabase(client) };
+      if (outcome.failed) {
+        const error = toImportError(outcome.error);
+        await boss.fail(queueName, row.id, error.toJSON(), db);
+      } else {
+        // pg-boss reads the third argument as output data whatever its
+        // typings say, so the connection goes fourth.
+        await boss.complete(queueName, row.id, {}, db);
+      }
+      return true;
+    });
+    if (!held) {
+      logger.warn(
+        { jobId: row.id, importId: row.data.importId },
+        'the job was taken back before it settled; another worker has it',
+      );
+    }
+  }
+
+  async function runJob(row: FetchedRow, handler: JobHandler): Promise<void> {
+    const controller = new AbortController();
+    let lease = row.lease;
+    let renewing: Promise<void> = Promise.resolve();
+
+    const renew = async () => {
+      try {
+        const { rows } = await pool.query(sql.renew, [queueName, row.id, lease]);
+        const renewed = rows[0] as { lease: string } | undefined;
+        if (renewed) {
+          lease = renewed.lease;
+          return;
+        }
+        clearInterval(heartbeat);
+        controller.abort(
+          new ImportError(
+            ErrorCodes.WORKER_LOST,
+            'the queue took the job back: its heartbeat came too late',
+            { details: { jobId: row.id } },
+          ),
+        );
+      } catch (error) {
+        // A missed beat is not yet a lost job: the next one may land.
+        logger.warn({ err: error, jobId: row.id }, 'job heartbeat failed');
+      }
+    };
+    const heartbeat = setInterval(() => {
+      renewing = renewing.then(renew);
+    }, heartbeatMs);
+
+    let outcome: { failed: false } | { failed: true; error: unknown };
+    try {
+      await handler(
+        { ...row.data },
+        { attempt: row.retry_count + 1, signal: controller.signal },
+      );
+      outcome = { failed: false };
+    } catch (error) {
+      outcome = { failed: true, error };
+    }
+
+    // A beat in flight may move the lease; settle with the latest one.
+    clearInterval(heartbeat);
+    await renewing;
+    try {
+      await settle(row, lease, outcome);
+    } catch (error) {
+      // The job stays active until it expires, then runs again: the
+      // engine's ledger keeps a second run from applying twice.
+      logger.error({ err: error, jobId: row.id }, 'could not settle a job');
+    }
+  }
+
+  function startConsumer(handler: JobHandler, concurrency: number) {
+    const consumer: LocalConsumer = {
+      stopping: false,
+      wake: new Set(),
+      stop: async () => {
+        consumer.stopping = true;
+        for (const wake of [...consumer.wake]) wake();
+        await Promise.all(loops);
+        consumers.delete(consumer);
+      },
+    };
+
+    const idle = () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          consumer.wake.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, pollSeconds * 1000);
+        consumer.wake.add(done);
+      });
+
+    const loop = async () => {
+      while (!consumer.stopping) {
+        let row: FetchedRow | undefined;
+        try {
+          row = await fetchNext();
+        } catch (error) {
+          logger.error({ err: error }, 'could not fetch a job');
+        }
+        if (row && !consumer.stopping) await runJob(row, handler);
+        else if (!consumer.stopping) await idle();
+      }
+    };
+
+    consumers.add(consumer);
+    const loops = Array.from({ length: concurrency }, loop);
+    return { stop: consumer.stop };
+  }
+
+  return {
+    capabilities,
+    boss,
+
+    async enqueue(job) {
+      if (closed) {
+        throw new ImportError(ErrorCodes.QUEUE_ERROR, 'the queue is closed');
+      }
+      let id: string | null;
+      try {
+        id = await boss.send(queueName, { ...job }, {
+          singletonKey: job.orderingKey,
+          retryLimit: maxAttempts - 1,
+          retryDelay: 0,
+          expireInSeconds: expireSeconds,
+        });
+      } catch (error) {
+        throw toImportError(error, ErrorCodes.QUEUE_ERROR);
+      }
+      if (id === null) {
+        throw new ImportError(
+          ErrorCodes.QUEUE_ERROR,
+          'pg-boss did not store the job',
+          { details: { importId: job.importId } },
+        );
+      }
+      // Workers of this process need not wait for their next poll.
+      for (const consumer of consumers) {
+        for (const wake of [...consumer.wake]) wake();
+      }
+    },
+
+    async consume(handler, consumeOptions: ConsumeOptions): Promise<QueueConsumer> {
+      if (closed) {
+        throw new ImportError(ErrorCodes.QUEUE_ERROR, 'the queue is closed');
+      }
+      const concurrency = Math.max(1, Math.floor(consumeOptions.concurrency));
+      return startConsumer(handler, concurrency);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Running jobs finish first; their signals are not aborted, since an
+      // aborted import would only run again on another worker.
+      await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      await boss.stop({ graceful: false, close: false });
+    },
+  };
+}
+
+interface LocalConsumer {
+  stopping: boolean;
+  /** Resolvers of the idle waits in progress. */
+  wake: Set<() => void>;
+  /** Stops fetching and waits for the running jobs to settle. */
+  stop(): Promise<void>;
+}
+
+// pg-boss runs its statements through this instead of a pool of its own,
+// so it shares the host's pool. Its maintenance sends several statements
+// wrapped in BEGIN ... COMMIT as one text; such a text gets a client of
+// its own, rolled back if it fails, so no pooled client is left inside an
+// aborted transaction.
+function bossDatabase(pool: PgPool) {
+  return {
+    async executeSql(text: string, values?: unknown[]) {
+      if (values !== undefined && values.length > 0) {
+        return (await pool.query(text, values));
+      }
+      return inTransactionText(pool, text);
+    },
+  };
+}
+
+async function inTransactionText(pool: PgPool, text: string) {
+  const client = await pool.connect();
+  try {
+    const result = await client.query(text);
+    client.release();
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').then(
+      () => client.release(),
+      (rollbackError: unknown) =>
+        client.release(rollbackError instanceof Error ? rollbackError : true),
+    );
+    throw error;
+  }
+}
+
+function clientDatabase(client: PgQueryable) {
+  return {
+    async executeSql(text: string, values?: unknown[]) {
+      return (await client.query(text, values));
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * The few members of `pg` the adapter calls, typed structurally so that a
+ * host's own copy of `pg` (a `pg.Pool`) fits without tying the adapter to
+ * one version of its types.
+ */
+export interface PgResult {
+  rows: unknown[];
+  rowCount: number | null;
+}
+
+export interface PgQueryable {
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+}
+
+export interface PgPoolClient extends PgQueryable {
+  release(error?: Error | boolean): void;
+}
+
+export interface PgPool extends PgQueryable {
+  connect(): Promise<PgPoolClient>;
+}
+
+/** Runs `work` in one transaction on a client of its own. */
+export async function inTransaction<T>(
+  pool: PgPool,
+  work: (client: PgPoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (error) {
+    // A client whose ROLLBACK fails is broken: hand it back for disposal.
+    await client.query('ROLLBACK').then(
+      () => client.release(),
+      (rollbackError: unknown) =>
+        client.release(
+          rollbackError instanceof Error ? rollbackError : true,
+        ),
+    );
+    throw error;
+  }
+}

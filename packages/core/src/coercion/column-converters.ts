@@ -1,0 +1,341 @@
+import type {
+  ColumnDefinition,
+  Locale,
+} from '../definitions/import-definition.js';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import { createBooleanWords, normalizeWord } from './boolean-words.js';
+import {
+  compileDateTimeFormat,
+  fieldsFromSeconds,
+  formatDate,
+  formatOffset,
+  formatTimestamp,
+  parseIsoDateTime,
+  parseWithFormats,
+  wallSeconds,
+  type CompiledFormat,
+  type DateTimeFields,
+} from './date-format.js';
+import {
+  compareDigits,
+  createNumberParser,
+  describeNumberFormat,
+  stripTrailingZeros,
+  type DecimalDigits,
+} from './number-format.js';
+import { createTimeZone, type TimeZone } from './time-zone.js';
+
+/**
+ * One converter per column type, built once per definition. A converter
+ * takes a present, non-null value and returns PostgreSQL's text form of
+ * it, null (a blank in a non-text column), or a failure. Failures are
+ * returned rather than thrown: a file with many bad values must not pay
+ * for a stack trace on each.
+ */
+
+export interface ValueFailure {
+  code: string;
+  message: string;
+}
+
+export type Converted = string | null | ValueFailure;
+export type Converter = (value: string) => Converted;
+
+export function isFailure(value: Converted): value is ValueFailure {
+  return typeof value === 'object' && value !== null;
+}
+
+export function createConverter(
+  column: ColumnDefinition,
+  locale: Locale,
+): Converter {
+  switch (column.type) {
+    case 'text':
+      return textConverter(column);
+    case 'integer':
+      return integerConverter(locale, '2147483647', '2147483648', 'integer');
+    case 'bigint':
+      return integerConverter(
+        locale,
+        '9223372036854775807',
+        '9223372036854775808',
+        'bigint',
+      );
+    case 'numeric':
+      return numericConverter(column, locale);
+    case 'boolean':
+      return booleanConverter(column);
+    case 'date':
+      return dateConverter(column, locale);
+    case 'timestamp':
+    case 'timestamptz':
+      return timestampConverter(column, locale);
+    case 'uuid':
+      return uuidConverter;
+    case 'jsonb':
+      return jsonConverter;
+  }
+}
+
+/**
+ * Text stays as written. Over the length limit it fails, unless only
+ * spaces overflow: PostgreSQL's varchar drops those, and so does this.
+ */
+function textConverter(column: ColumnDefinition): Converter {
+  const limit = column.length;
+  return (value) => {
+    if (value.includes('\u0000')) {
+      return {
+        code: 'nul_character',
+        message: 'the value holds a NUL character (\\0), which text cannot store',
+      };
+    }
+    if (limit === undefined || value.length <= limit) return value;
+
+    const characters = Array.from(value);
+    if (characters.length <= limit) return value;
+    const kept = characters.slice(0, limit).join('');
+    if (characters.slice(limit).every((character) => character === ' ')) {
+      return kept;
+    }
+    return {
+      code: 'too_long',
+      message: `"${shorten(value)}" has ${characters.length} characters; the column takes at most ${limit}`,
+    };
+  };
+}
+
+function integerConverter(
+  locale: Locale,
+  maximum: string,
+  minimumMagnitude: string,
+  typeName: string,
+): Converter {
+  const parse = createNumberParser(locale);
+  const expected = describeNumberFormat(locale);
+  return (value) => {
+    const text = value.trim();
+    if (text === '') return null;
+    const digits = parse(text);
+    if (digits === undefined) {
+      return {
+        code: 'invalid_integer',
+        message: `"${shorten(value)}" is not a whole number (${expected})`,
+      };
+    }
+    if (stripTrailingZeros(digits.fraction) !== '') {
+      return {
+        code: 'invalid_integer',
+        message: `"${shorten(value)}" has a fraction; the column holds whole numbers`,
+      };
+    }
+    const limit = digits.negative ? minimumMagnitude : maximum;
+    if (compareDigits(digits.integer, limit) > 0) {
+      return {
+        code: 'out_of_range',
+        message: `"${shorten(value)}" is out of range for ${typeName} (-${minimumMagnitude} to ${maximum})`,
+      };
+    }
+    if (digits.integer === '') return '0';
+    return digits.negative ? `-${digits.integer}` : digits.integer;
+  };
+}
+
+/**
+ * Exact decimals. More decimal places than the scale fails rather than
+ * being rounded away (trailing zeros excepted); more integer digits than
+ * precision minus scale overflows. Output is padded to the scale, as
+ * PostgreSQL writes numeric(p,s) values.
+ */
+function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
+  const parse = createNumberParser(locale);
+  const expected = describeNumberFormat(locale);
+  const scale =
+    column.scale ?? (column.precision !== undefined ? 0 : undefined);
+  const integerLimit =
+    column.precision !== undefined ? column.precision - (scale ?? 0) : undefined;
+  const declared =
+    column.precision !== undefined
+      ? `numeric(${column.precision},${scale ?? 0})`
+      : 'numeric';
+
+  return (value) => {
+    const text = value.trim();
+    if (text === '') return null;
+    const digits = parse(text);
+    if (digits === undefined) {
+      return {
+        code: 'invalid_number',
+        message: `"${shorten(value)}" is not a number (${expected})`,
+      };
+    }
+
+    let fraction = digits.fraction;
+    if (scale !== undefined && fraction.length > scale) {
+      const significant = stripTrailingZeros(fraction);
+      if (significant.length > scale) {
+        return {
+          code: 'numeric_scale',
+          message: `"${shorten(value)}" has ${significant.length} decimal places; ${declared} keeps ${scale} and values are not rounded`,
+        };
+      }
+      fraction = significant;
+    }
+    if (integerLimit !== undefined && digits.integer.length > integerLimit) {
+      return {
+        code: 'numeric_overflow',
+        message: `"${shorten(value)}" has ${digits.integer.length} digits before the decimal point; ${declared} allows ${integerLimit}`,
+      };
+    }
+    if (scale !== undefined) fraction = fraction.padEnd(scale, '0');
+    return formatDecimal(digits, fraction);
+  };
+}
+
+function formatDecimal(digits: DecimalDigits, fraction: string): string {
+  const integer = digits.integer === '' ? '0' : digits.integer;
+  const isZero = digits.integer === '' && stripTrailingZeros(fraction) === '';
+  const sign = digits.negative && !isZero ? '-' : '';
+  return fraction === '' ? `${sign}${integer}` : `${sign}${integer}.${fraction}`;
+}
+
+function booleanConverter(column: ColumnDefinition): Converter {
+  const words = createBooleanWords(column.trueValues, column.falseValues);
+  return (value) => {
+    const word = normalizeWord(value);
+    if (word === '') return null;
+    const found = words.get(word) ?? words.get(word.normalize('NFC'));
+    if (found !== undefined) return found;
+    return {
+      code: 'invalid_boolean',
+      message: `"${shorten(value)}" is not a boolean (expected one of: ${[...words.keys()].join(', ')})`,
+    };
+  };
+}
+
+function dateConverter(column: ColumnDefinition, locale: Locale): Converter {
+  const formats = (column.formats ?? locale.dateFormats).map(
+    compileDateTimeFormat,
+  );
+  const expected = formats.map((format) => format.format).join(' or ');
+  return (value) => {
+    const text = value.trim();
+    if (text === '') return null;
+    const fields = parseWithFormats(text, formats);
+    if (fields === undefined) {
+      return {
+        code: 'invalid_date',
+        message: `"${shorten(value)}" is not a valid date (expected ${expected})`,
+      };
+    }
+    return formatDate(fields);
+  };
+}
+
+/**
+ * Timestamps read the declared formats, then the locale's date formats (a
+ * date alone is midnight), then ISO 8601. A value without an offset is a
+ * wall time in the locale's zone: timestamptz gets that zone's offset
+ * written out; a value with an offset bound for a timestamp column is
+ * turned into the zone's wall time rather than having its offset dropped.
+ */
+function timestampConverter(
+  column: ColumnDefinition,
+  locale: Locale,
+): Converter {
+  const withZone = column.type === 'timestamptz';
+  const declared = column.formats ?? [
+    ...locale.timestampFormats,
+    ...locale.dateFormats,
+  ];
+  const formats: CompiledFormat[] = declared.map(compileDateTimeFormat);
+  const expected = [...declared, 'ISO 8601'].join(' or ');
+  const zone = openTimeZone(locale.timeZone, column.name);
+
+  return (value) => {
+    const text = value.trim();
+    if (text === '') return null;
+    const fields = parseWithFormats(text, formats) ?? parseIsoDateTime(text);
+    if (fields === undefined) {
+      return {
+        code: 'invalid_timestamp',
+        message: `"${shorten(value)}" is not a valid timestamp (expected ${expected})`,
+      };
+    }
+    return withZone ? formatWithOffset(fields, zone) : toZoneWall(fields, zone);
+  };
+}
+
+function formatWithOffset(fields: DateTimeFields, zone: TimeZone): string {
+  const offset =
+    fields.offsetSeconds ?? zone.offsetForWallTime(wallSeconds(fields));
+  return `${formatTimestamp(fields)}${formatOffset(offset)}`;
+}
+
+function toZoneWall(fields: DateTimeFields, zone: TimeZone): string {
+  if (fields.offsetSeconds === undefined) return formatTimestamp(fields);
+  const instant = wallSeconds(fields) - fields.offsetSeconds;
+  const wall = instant + zone.offsetAt(instant);
+  return formatTimestamp(fieldsFromSeconds(wall, fields.fraction));
+}
+
+function openTimeZone(name: string, column: string): TimeZone {
+  try {
+    return createTimeZone(name);
+  } catch (error) {
+    throw new ImportError(
+      ErrorCodes.INVALID_DEFINITION,
+      `column "${column}": the locale's time zone "${name}" is not an IANA zone`,
+      { cause: error, details: { timeZone: name } },
+    );
+  }
+}
+
+const uuidPattern =
+  /^\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?$/;
+
+function uuidConverter(value: string): Converted {
+  const text = value.trim();
+  if (text === '') return null;
+  const match = uuidPattern.exec(text);
+  const braced = text.startsWith('{') === text.endsWith('}');
+  if (!match || !braced) {
+    return {
+      code: 'invalid_uuid',
+      message: `"${shorten(value)}" is not a UUID (expected 8-4-4-4-12 hexadecimal digits)`,
+    };
+  }
+  return match.slice(1, 6).join('-').toLowerCase();
+}
+
+// `\u0000` preceded by an even number of backslashes is an escape of NUL.
+const nulEscape = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
+/**
+ * JSON is validated and passed through as written. PostgreSQL's jsonb
+ * refuses the escape `\u0000`, so it is refused here, on its row.
+ */
+function jsonConverter(value: string): Converted {
+  if (value.trim() === '') return null;
+  try {
+    JSON.parse(value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return {
+      code: 'invalid_json',
+      message: `"${shorten(value)}" is not valid JSON: ${reason}`,
+    };
+  }
+  if (value.includes('\\u0000') && nulEscape.test(value)) {
+    return {
+      code: 'invalid_json',
+      message: 'the JSON holds the escape \\u0000, which jsonb cannot store',
+    };
+  }
+  return value;
+}
+
+/** Long values are cut in messages; the issue keeps the whole raw value. */
+function shorten(value: string): string {
+  return value.length <= 80 ? value : `${value.slice(0, 77)}...`;
+}

@@ -1,0 +1,329 @@
+/**
+ * Dates and times read against declared formats (`dd/MM/yyyy HH:mm`) or
+ * ISO 8601, into plain fields. Everything is calendar arithmetic on those
+ * fields: no Date object and no process time zone is involved, so a date
+ * never shifts with the machine it runs on.
+ *
+ * Format tokens: yyyy, yy, MM, M, dd, d, HH, H, mm, m, ss, s, S... (as many
+ * fraction digits as letters), X... (an offset: Z, +HH, +HHMM, +HH:MM).
+ * Text in single quotes and any other character are literals.
+ */
+
+export interface DateTimeFields {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** Fraction-of-second digits as written, trailing zeros dropped. */
+  fraction: string;
+  /** The offset from UTC in seconds, when the value carries one. */
+  offsetSeconds?: number;
+  /** Whether the format or value had a time of day at all. */
+  hasTime: boolean;
+}
+
+type Field =
+  | 'year4'
+  | 'year2'
+  | 'month'
+  | 'day'
+  | 'hour'
+  | 'minute'
+  | 'second'
+  | 'fraction'
+  | 'offset';
+
+export interface CompiledFormat {
+  format: string;
+  regex: RegExp;
+  fields: Field[];
+  hasTime: boolean;
+}
+
+const tokens: Array<[RegExp, Field, (length: number) => string]> = [
+  [/^yyyy/, 'year4', () => '(\\d{4})'],
+  [/^yy/, 'year2', () => '(\\d{2})'],
+  [/^MM/, 'month', () => '(\\d{2})'],
+  [/^M/, 'month', () => '(\\d{1,2})'],
+  [/^dd/, 'day', () => '(\\d{2})'],
+  [/^d/, 'day', () => '(\\d{1,2})'],
+  [/^HH/, 'hour', () => '(\\d{2})'],
+  [/^H/, 'hour', () => '(\\d{1,2})'],
+  [/^mm/, 'minute', () => '(\\d{2})'],
+  [/^m/, 'minute', () => '(\\d{1,2})'],
+  [/^ss/, 'second', () => '(\\d{2})'],
+  [/^s/, 'second', () => '(\\d{1,2})'],
+  [/^S+/, 'fraction', (length) => `(\\d{${length}})`],
+  [/^X+/, 'offset', () => '(Z|z|[+-]\\d{2}(?::?\\d{2})?)'],
+];
+
+export function compileDateTimeFormat(format: string): CompiledFormat {
+  let pattern = '^';
+  const fields: Field[] = [];
+  let rest = format;
+  while (rest.length > 0) {
+    if (rest.startsWith("'")) {
+      const close = rest.indexOf("'", 1);
+      const literal = close === -1 ? rest.slice(1) : rest.slice(1, close);
+      pattern += escapeRegExp(literal);
+      rest = close === -1 ? '' : rest.slice(close + 1);
+      continue;
+    }
+    const token = tokens.find(([expression]) => expression.test(rest));
+    if (token) {
+      const [expression, field, toPattern] = token;
+      const length = (expression.exec(rest) as RegExpExecArray)[0].length;
+      pattern += toPattern(length);
+      fields.push(field);
+      rest = rest.slice(length);
+      continue;
+    }
+    pattern += escapeRegExp(rest.charAt(0));
+    rest = rest.slice(1);
+  }
+  const hasTime = fields.some((field) => field === 'hour');
+  return { format, regex: new RegExp(`${pattern}$`), fields, hasTime };
+}
+
+/** Reads `text` with the first format that fits; undefined when none does. */
+export function parseWithFormats(
+  text: string,
+  formats: readonly CompiledFormat[],
+): DateTimeFields | undefined {
+  for (const format of formats) {
+    const match = format.regex.exec(text);
+    if (!match) continue;
+    const fields = fieldsOf(format, match);
+    if (fields) return fields;
+  }
+  return undefined;
+}
+
+function fieldsOf(
+  format: CompiledFormat,
+  match: RegExpExecArray,
+): DateTimeFields | undefined {
+  const result: DateTimeFields = {
+    year: 0,
+    month: 0,
+    day: 0,
+    hour: 0,
+    minute: 0,
+    second: 0,
+    fraction: '',
+    hasTime: format.hasTime,
+  };
+  for (let i = 0; i < format.fields.length; i++) {
+    const value = match[i + 1] as string;
+    switch (format.fields[i] as Field) {
+      case 'year4':
+        result.year = Number(value);
+        break;
+      case 'year2':
+        // Two-digit years pivot at 50: 00-49 is 2000-2049.
+        result.year = Number(value) + (Number(value) < 50 ? 2000 : 1900);
+        break;
+      case 'month':
+        result.month = Number(value);
+        break;
+      case 'day':
+        result.day = Number(value);
+        break;
+      case 'hour':
+        result.hour = Number(value);
+        break;
+      case 'minute':
+        result.minute = Number(value);
+        break;
+      case 'second':
+        result.second = Number(value);
+        break;
+      case 'fraction':
+        result.fraction = trimZeros(value);
+        break;
+      case 'offset': {
+        const offset = parseOffset(value);
+        if (offset === undefined) return undefined;
+        result.offsetSeconds = offset;
+        break;
+      }
+    }
+  }
+  return isValidDateTime(result) ? result : undefined;
+}
+
+const isoPattern =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * ISO 8601 as ERP systems write it: `2024-06-01`, `2024-06-01T10:00`,
+ * `2024-06-01 10:00:00.123-03:00`, `...Z`. Up to nine fraction digits are
+ * taken (.NET writes seven); PostgreSQL rounds them to microseconds.
+ */
+export function parseIsoDateTime(text: string): DateTimeFields | undefined {
+  const match = isoPattern.exec(text);
+  if (!match) return undefined;
+  const hasTime = match[4] !== undefined;
+  if (!hasTime && match[8] !== undefined) return undefined;
+  const fields: DateTimeFields = {
+    year: Number(match[1]),
+    month: Number(match[2]),
+    day: Number(match[3]),
+    hour: hasTime ? Number(match[4]) : 0,
+    minute: hasTime ? Number(match[5]) : 0,
+    second: match[6] === undefined ? 0 : Number(match[6]),
+    fraction: match[7] === undefined ? '' : trimZeros(match[7]),
+    hasTime,
+  };
+  if (match[8] !== undefined) {
+    const offset = parseOffset(match[8]);
+    if (offset === undefined) return undefined;
+    fields.offsetSeconds = offset;
+  }
+  return isValidDateTime(fields) ? fields : undefined;
+}
+
+function parseOffset(text: string): number | undefined {
+  if (text === 'Z' || text === 'z') return 0;
+  const sign = text.startsWith('-') ? -1 : 1;
+  const digits = text.slice(1).replace(':', '');
+  const hours = Number(digits.slice(0, 2));
+  const minutes = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
+  if (hours > 18 || minutes > 59) return undefined;
+  return sign * (hours * 3600 + minutes * 60);
+}
+
+export function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+export function daysInMonth(year: number, month: number): number {
+  return month === 2 && isLeapYear(year) ? 29 : (monthDays[month - 1] ?? 0);
+}
+
+function isValidDateTime(fields: DateTimeFields): boolean {
+  return (
+    fields.year >= 1 &&
+    fields.year <= 9999 &&
+    fields.month >= 1 &&
+    fields.month <= 12 &&
+    fields.day >= 1 &&
+    fields.day <= daysInMonth(fields.year, fields.month) &&
+    fields.hour <= 23 &&
+    fields.minute <= 59 &&
+    fields.second <= 59
+  );
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date. */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const monthIndex = (month + 9) % 12;
+  const dayOfYear = Math.floor((153 * monthIndex + 2) / 5) + day - 1;
+  const dayOfEra =
+    yearOfEra * 365 +
+    Math.floor(yearOfEra / 4) -
+    Math.floor(yearOfEra / 100) +
+    dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
+}
+
+/** The date of a day count since 1970-01-01. */
+export function civilFromDays(days: number): {
+  year: number;
+  month: number;
+  day: number;
+} {
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const dayOfEra = z - era * 146097;
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36524) -
+      Math.floor(dayOfEra / 146096)) /
+      365,
+  );
+  const dayOfYear =
+    dayOfEra -
+    (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  return { year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day };
+}
+
+/** Seconds since the epoch of a wall-clock time read as UTC. */
+export function wallSeconds(fields: DateTimeFields): number {
+  return (
+    daysFromCivil(fields.year, fields.month, fields.day) * 86400 +
+    fields.hour * 3600 +
+    fields.minute * 60 +
+    fields.second
+  );
+}
+
+/** The wall-clock fields of seconds since the epoch, read as UTC. */
+export function fieldsFromSeconds(
+  seconds: number,
+  fraction: string,
+): DateTimeFields {
+  const days = Math.floor(seconds / 86400);
+  let rest = seconds - days * 86400;
+  const hour = Math.floor(rest / 3600);
+  rest -= hour * 3600;
+  const minute = Math.floor(rest / 60);
+  return {
+    ...civilFromDays(days),
+    hour,
+    minute,
+    second: rest - minute * 60,
+    fraction,
+    hasTime: true,
+  };
+}
+
+export function formatDate(fields: DateTimeFields): string {
+  return `${pad(fields.year, 4)}-${pad(fields.month, 2)}-${pad(fields.day, 2)}`;
+}
+
+export function formatTimestamp(fields: DateTimeFields): string {
+  const fraction = fields.fraction === '' ? '' : `.${fields.fraction}`;
+  return (
+    `${formatDate(fields)} ${pad(fields.hour, 2)}:${pad(fields.minute, 2)}:` +
+    `${pad(fields.second, 2)}${fraction}`
+  );
+}
+
+/** `+HH:MM`, or `+HH:MM:SS` for the odd historical offset. */
+export function formatOffset(offsetSeconds: number): string {
+  const sign = offsetSeconds < 0 ? '-' : '+';
+  const total = Math.abs(offsetSeconds);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  return (
+    `${sign}${pad(hours, 2)}:${pad(minutes, 2)}` +
+    (seconds === 0 ? '' : `:${pad(seconds, 2)}`)
+  );
+}
+
+function pad(value: number, width: number): string {
+  return String(value).padStart(width, '0');
+}
+
+function trimZeros(digits: string): string {
+  let end = digits.length;
+  while (end > 0 && digits.charCodeAt(end - 1) === 0x30) end--;
+  return digits.slice(0, end);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,203 @@
+import {
+  createDefinitionRegistry,
+  type DefinitionRegistry,
+} from '../definitions/definition-registry.js';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import { silentLogger } from '../logging/logger.js';
+import { emptyCounts, type ImportRecord } from '../ports/import-record.js';
+import type { EngineContext } from './engine-context.js';
+import { enqueueImport, enqueueJob } from './enqueue-import.js';
+import { errorLogCsv } from './errors-csv.js';
+import type {
+  CreateImporterOptions,
+  Importer,
+  ImportWorker,
+} from './importer-types.js';
+import { processImport } from './process-import.js';
+import { recoverStaleImports } from './stale-imports.js';
+
+const defaultProgressIntervalMs = 500;
+const maxProgressIntervalMs = 1000;
+const defaultStaleAfterMs = 60_000;
+
+/**
+ * The engine over its ports. One importer serves both sides: a host that
+ * only accepts uploads never calls `startWorker`, and a worker process
+ * never calls `enqueue`.
+ */
+export function createImporter(options: CreateImporterOptions): Importer {
+  const engine: EngineContext = {
+    definitions: registryOf(options.definitions),
+    database: options.database,
+    queue: options.queue,
+    statusStore: options.statusStore,
+    errorLog: options.errorLog,
+    fileStore: options.fileStore,
+    logger: options.logger ?? silentLogger,
+    maxUploadBytes: options.maxUploadBytes,
+    progressIntervalMs: Math.min(
+      Math.max(10, options.progressIntervalMs ?? defaultProgressIntervalMs),
+      maxProgressIntervalMs,
+    ),
+    ledgerSchema: options.ledgerSchema ?? 'erp_import',
+  };
+
+  // Reads are scoped by tenant: another tenant's id is simply not found.
+  const get = async (tenant: string, id: string): Promise<ImportRecord> => {
+    const record = await engine.statusStore.get(tenant, id);
+    if (!record) {
+      throw new ImportError(ErrorCodes.NOT_FOUND, `no import ${id}`, {
+        details: { importId: id },
+      });
+    }
+    return record;
+  };
+
+  const importer: Importer = {
+    definitions: engine.definitions,
+
+    enqueue: (request) => enqueueImport(engine, request),
+
+    get,
+
+    list: (query) => engine.statusStore.list(query),
+
+    async errors(tenant, id, query) {
+      await get(tenant, id);
+      return engine.errorLog.page(id, query);
+    },
+
+    async *errorsCsv(tenant, id) {
+      await get(tenant, id);
+      yield* errorLogCsv(engine.errorLog, id);
+    },
+
+    async cancel(tenant, id) {
+      const record = await get(tenant, id);
+      const cancelled = await engine.statusStore.transition(id, ['queued'], {
+        state: 'cancelled',
+        finishedAt: new Date().toISOString(),
+      });
+      if (!cancelled) throw invalidState(id, 'cancelled', record);
+      // Nothing will read the bytes again: cancelled is final.
+      await engine.fileStore.delete(record.fileKey).catch(() => undefined);
+      return cancelled;
+    },
+
+    async retry(tenant, id) {
+      const record = await get(tenant, id);
+      const now = new Date().toISOString();
+      const queued = await engine.statusStore.transition(id, ['failed'], {
+        state: 'queued',
+        counts: emptyCounts(),
+        failure: null,
+        startedAt: null,
+        finishedAt: null,
+        progress: {
+          bytesRead: 0,
+          bytesTotal: record.byteSize,
+          recordsRead: 0,
+          recordsRejected: 0,
+          phase: 'waiting',
+          updatedAt: now,
+        },
+      });
+      if (!queued) throw invalidState(id, 'retried', record);
+      await enqueueJob(engine, queued);
+      return queued;
+    },
+
+    process: (importId, context) => processImport(engine, importId, context),
+
+    recoverStale: (recoverOptions = {}) =>
+      recoverStaleImports(
+        engine,
+        recoverOptions.olderThanMs ?? defaultStaleAfterMs,
+      ),
+
+    async startWorker(workerOptions = {}) {
+      const concurrency = Math.max(1, workerOptions.concurrency ?? 1);
+      const logger = engine.logger;
+      if (!engine.queue.capabilities.ordered) {
+        logger.warn(
+          'the queue does not keep order per tenant and entity, and the engine does not yet either',
+        );
+      }
+
+      const consumer = await engine.queue.consume(
+        async (job, context) => {
+          try {
+            await processImport(engine, job.importId, context);
+          } catch (error) {
+            // A job for an import that does not exist is done, not retried.
+            if (error instanceof ImportError && error.code === 'NOT_FOUND') {
+              logger.warn({ importId: job.importId }, 'job for no import');
+              return;
+            }
+            throw error;
+          }
+        },
+        { concurrency },
+      );
+
+      // Only a queue that forgets jobs leaves imports no one will take.
+      const sweep = engine.queue.capabilities.durable
+        ? undefined
+        : startSweep(importer, logger, workerOptions.staleAfterMs);
+
+      const worker: ImportWorker = {
+        async stop() {
+          await sweep?.stop();
+          await consumer.stop();
+        },
+      };
+      logger.info({ concurrency }, 'worker started');
+      return worker;
+    },
+  };
+  return importer;
+}
+
+function registryOf(
+  definitions: CreateImporterOptions['definitions'],
+): DefinitionRegistry {
+  return Array.isArray(definitions)
+    ? createDefinitionRegistry(definitions)
+    : definitions;
+}
+
+function invalidState(id: string, action: string, record: ImportRecord) {
+  return new ImportError(
+    ErrorCodes.INVALID_STATE,
+    `import ${id} is ${record.state} and cannot be ${action}`,
+    { details: { importId: id, state: record.state } },
+  );
+}
+
+function startSweep(
+  importer: Importer,
+  logger: CreateImporterOptions['logger'] & object,
+  staleAfterMs = defaultStaleAfterMs,
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  const sweep = () => {
+    if (running) return;
+    running = importer
+      .recoverStale({ olderThanMs: staleAfterMs })
+      .catch((error: unknown) => {
+        logger.warn({ error: String(error) }, 'sweep for lost imports failed');
+      })
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  sweep();
+  const timer = setInterval(sweep, Math.max(1000, staleAfterMs / 2));
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ErrorCodes,
+  ImportError,
+  toImportError,
+} from '../errors/import-error.js';
+import {
+  emptyCounts,
+  importFormats,
+  type ImportRecord,
+} from '../ports/import-record.js';
+import type { EngineContext } from './engine-context.js';
+import { fileKeyFor } from './file-key.js';
+import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
+
+/**
+ * The enqueue side: store the bytes, create the record, enqueue the job,
+ * and answer. No byte of the file is read here beyond storing it.
+ *
+ * Idempotency: a known key answers with its import before anything is
+ * stored. Two requests racing with one key both store their bytes; the
+ * status store's atomic create keeps one record, and the loser deletes
+ * the bytes it stored.
+ */
+export async function enqueueImport(
+  engine: EngineContext,
+  request: EnqueueRequest,
+): Promise<EnqueueResult> {
+  const { tenant, entity, format, idempotencyKey } = request;
+  checkRequest(request);
+  engine.definitions.get(entity);
+
+  if (idempotencyKey !== undefined) {
+    const existing = await engine.statusStore.getByIdempotencyKey?.(
+      tenant,
+      idempotencyKey,
+    );
+    if (existing) {
+      // Drained, not destroyed, so an HTTP host can still answer.
+      request.body.resume();
+      return { record: sameRequest(existing, request), created: false };
+    }
+  }
+
+  const id = randomUUID();
+  const fileKey = fileKeyFor(tenant, id);
+  const stored = await engine.fileStore
+    .put(fileKey, request.body, {
+      ...(engine.maxUploadBytes !== undefined && {
+        maxBytes: engine.maxUploadBytes,
+      }),
+    })
+    .catch((error: unknown) => {
+      throw toImportError(error, ErrorCodes.STORE_ERROR);
+    });
+
+  const now = new Date().toISOString();
+  const record: ImportRecord = {
+    id,
+    tenant,
+    entity,
+    format,
+    state: 'queued',
+    fileName: request.fileName ?? null,
+    submittedBy: request.submittedBy ?? null,
+    idempotencyKey: idempotencyKey ?? null,
+    fileKey,
+    byteSize: stored.size,
+    checksum: stored.checksum,
+    options: { ...request.options },
+    detected: {},
+    counts: emptyCounts(),
+    progress: {
+      bytesRead: 0,
+      bytesTotal: stored.size,
+      recordsRead: 0,
+      recordsRejected: 0,
+      phase: 'waiting',
+      updatedAt: now,
+    },
+    failure: null,
+    attempts: 0,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+  };
+
+  const created = await engine.statusStore
+    .create(record)
+    .catch(async (error) => {
+      await engine.fileStore.delete(fileKey).catch(() => undefined);
+      throw toImportError(error, ErrorCodes.STORE_ERROR);
+    });
+  if (!created.created) {
+    await engine.fileStore.delete(fileKey);
+    return { record: sameRequest(created.record, request), created: false };
+  }
+
+  await enqueueJob(engine, created.record);
+  engine.logger.info(
+    { importId: id, tenant, entity, bytes: stored.size },
+    'import queued',
+  );
+  return created;
+}
+
+/** Hands the import to the queue; a refused job fails the import. */
+export async function enqueueJob(
+  engine: EngineContext,
+  record: ImportRecord,
+): Promise<void> {
+  try {
+    await engine.queue.enqueue({
+      importId: record.id,
+      tenant: record.tenant,
+      entity: record.entity,
+      orderingKey: `${record.tenant}/${record.entity}`,
+    });
+  } catch (error) {
+    const failure = toImportError(error, ErrorCodes.QUEUE_ERROR);
+    // Without a job no worker would ever take it: say so on the record.
+    await engine.statusStore.transition(record.id, ['queued'], {
+      state: 'failed',
+      failure: { code: failure.code, message: failure.message },
+      finishedAt: new Date().toISOString(),
+    });
+    throw failure;
+  }
+}
+
+function checkRequest(request: EnqueueRequest): void {
+  if (request.tenant === '') {
+    throw new ImportError(ErrorCodes.INVALID_REQUEST, 'the tenant is empty');
+  }
+  if (!(importFormats as readonly string[]).includes(request.format)) {
+    throw new ImportError(
+      ErrorCodes.UNSUPPORTED_FORMAT,
+      `unknown format "${request.format}"`,
+      { details: { format: request.format } },
+    );
+  }
+  if (request.idempotencyKey === '') {
+    throw new ImportError(
+      ErrorCodes.INVALID_REQUEST,
+      'the idempotency key is empty',
+    );
+  }
+}
+
+/** A key reused for another entity or format is a client's mistake. */
+function sameRequest(record: ImportRecord, request: EnqueueRequest) {
+  if (record.entity !== request.entity || record.format !== request.format) {
+    throw new ImportError(
+      ErrorCodes.IDEMPOTENCY_CONFLICT,
+      `idempotency key "${request.idempotencyKey}" already names an import of ${record.entity} (${record.format})`,
+      { details: { importId: record.id } },
+    );
+  }
+  return record;
+}

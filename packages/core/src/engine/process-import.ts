@@ -1,0 +1,494 @@
+import type { CoercedRow } from '../coercion/coerced-row.js';
+import { createRowCoercer } from '../coercion/row-coercer.js';
+import type { ImportDefinition } from '../definitions/import-definition.js';
+import {
+  ErrorCodes,
+  ImportError,
+  toImportError,
+} from '../errors/import-error.js';
+import { applyImport, type ApplyResult } from '../loader/apply-import.js';
+import type { PgClientLike } from '../loader/pg-client.js';
+import type { Logger } from '../logging/logger.js';
+import {
+  emptyCounts,
+  type ImportCounts,
+  type ImportProgress,
+  type ImportRecord,
+  type ImportState,
+} from '../ports/import-record.js';
+import type { JobContext } from '../ports/queue.js';
+import type { ImportTransition } from '../ports/status-store.js';
+import type { RecordReader } from '../readers/record-reader.js';
+import type { EngineContext } from './engine-context.js';
+import { createIssueWriter, type IssueWriter } from './issue-writer.js';
+import { startProgressReporter } from './progress-reporter.js';
+import type { PgPoolClientLike } from './importer-types.js';
+import { createReaderFor } from './reader-factory.js';
+import { isRetryableFailure } from './retryable-failure.js';
+
+/**
+ * The worker side of one import: claim, read, coerce, load, report.
+ *
+ * Claiming is a compare-and-set from `queued` to `processing`. On a
+ * redelivery (`attempt > 1`) the claim also takes an import left in
+ * `processing`: the queue redelivers only a job whose handler failed or
+ * whose worker died, so the attempt that left it there is over. (A stalled
+ * worker that comes back cannot apply the import twice: the loader's
+ * ledger sees to that.)
+ *
+ * A failure of the file or the definition ends the import `failed`; the
+ * call resolves and the job is done. A failure of the infrastructure (the
+ * database unreachable, the job taken back) rejects while the queue has
+ * attempts left, leaving the import in `processing` for the next one.
+ *
+ * TODO: the queue port lets a queue say `ordered: false` and leave the
+ * order of one tenant's and entity's imports to the engine. Every adapter
+ * so far is ordered, and the engine does not keep order itself yet: it
+ * would take a lock per ordering key (an advisory lock in the target
+ * database) and processing older queued imports of the key first.
+ * `startWorker` warns when given an unordered queue.
+ */
+export async function processImport(
+  engine: EngineContext,
+  importId: string,
+  context?: JobContext,
+): Promise<ImportRecord> {
+  const claim = await claimImport(engine, importId, context?.attempt ?? 1);
+  if (!claim.claimed) return claim.record;
+  const { record, previous } = claim;
+  const logger = engine.logger.child({
+    importId,
+    tenant: record.tenant,
+    entity: record.entity,
+  });
+  logger.info({ attempt: record.attempts }, 'import started');
+
+  const run: RunState = { committed: false };
+  try {
+    return await runImport(engine, { record, previous, logger, run, context });
+  } catch (error) {
+    const failure = toImportError(error);
+    const attemptsLeft =
+      context !== undefined &&
+      context.attempt < engine.queue.capabilities.maxAttempts;
+    // After COMMIT only the status write failed: the next delivery finds
+    // the import in the ledger and marks it completed.
+    // TODO: with no attempt left such an import stays in `processing` and
+    // a sweep will call it lost although it was applied; the sweep cannot
+    // read the ledger yet.
+    if (run.committed || (attemptsLeft && isRetryableFailure(failure))) {
+      logger.warn(
+        { error: failure.toJSON(), committed: run.committed },
+        'import interrupted; left for the next delivery',
+      );
+      throw failure;
+    }
+    return await markFailed(engine, record, failure, run, logger);
+  }
+}
+
+interface RunState {
+  committed: boolean;
+  detected?: ImportRecord['detected'];
+  counts?: ImportCounts;
+  /** Where reading stood when the attempt ended. */
+  progress?: ImportProgress;
+}
+
+type Claim =
+  | { claimed: false; record: ImportRecord }
+  | { claimed: true; record: ImportRecord; previous: ImportRecord };
+
+async function claimImport(
+  engine: EngineContext,
+  importId: string,
+  attempt: number,
+): Promise<Claim> {
+  const { statusStore } = engine;
+  const previous = await statusStore.getById(importId);
+  if (!previous) {
+    throw new ImportError(ErrorCodes.NOT_FOUND, `no import ${importId}`, {
+      details: { importId },
+    });
+  }
+
+  const from: ImportState[] =
+    attempt > 1 ? ['queued', 'processing'] : ['queued'];
+  const now = new Date().toISOString();
+  const claimed = await statusStore.transition(importId, from, {
+    state: 'processing',
+    attempts: previous.attempts + 1,
+    startedAt: now,
+    finishedAt: null,
+    failure: null,
+    counts: emptyCounts(),
+    progress: {
+      bytesRead: 0,
+      bytesTotal: previous.byteSize,
+      recordsRead: 0,
+      recordsRejected: 0,
+      phase: 'reading',
+      updatedAt: now,
+    },
+  });
+  if (!claimed) {
+    // Cancelled, finished, or claimed by another worker: nothing to do.
+    const current = await statusStore.getById(importId);
+    return { claimed: false, record: current ?? previous };
+  }
+  return { claimed: true, record: claimed, previous };
+}
+
+interface RunOptions {
+  record: ImportRecord;
+  previous: ImportRecord;
+  logger: Logger;
+  run: RunState;
+  context: JobContext | undefined;
+}
+
+async function runImport(
+  engine: EngineContext,
+  options: RunOptions,
+): Promise<ImportRecord> {
+  const { record, logger, run } = options;
+  const definition = engine.definitions.get(record.entity);
+  const createReader = createReaderFor(record.format);
+  const input = await engine.fileStore.open(record.fileKey);
+
+  // Read, coerce and stage form one stream: the loader pulls rows, rows
+  // pull records, records pull bytes. Nothing holds the file.
+  let reader: RecordReader;
+  try {
+    reader = createReader(input, { definition, options: record.options });
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
+  const tally = { read: 0, rejected: 0 };
+  const issues = createIssueWriter(engine.errorLog, record.id);
+  const progress = startProgressReporter({
+    statusStore: engine.statusStore,
+    importId: record.id,
+    bytesTotal: record.byteSize,
+    intervalMs: engine.progressIntervalMs,
+    counters: () => ({
+      bytesRead: reader.bytesRead(),
+      recordsRead: tally.read,
+      recordsRejected: tally.rejected,
+    }),
+    logger,
+  });
+  const rows = readRows({ engine, record, definition, reader, issues, tally });
+
+  // `completed` commits with the rows when the status store lives in the
+  // target database; otherwise it is written right after COMMIT.
+  const store = engine.statusStore;
+  const inTransaction =
+    store.transitionInTransaction !== undefined &&
+    store.database === engine.database;
+  let completed: ImportRecord | undefined;
+  const complete = async (
+    client: PgClientLike | undefined,
+    result: ApplyResult,
+  ) => {
+    await issues.flush();
+    run.detected = { ...reader.detected() };
+    run.counts = countsOf(result, tally, definition);
+    // No progress write may land after the final one below.
+    await progress.stop();
+    progress.setPhase('done');
+    const patch: ImportTransition = {
+      state: 'completed',
+      counts: run.counts,
+      detected: run.detected,
+      progress: progress.current(),
+      failure: null,
+      finishedAt: new Date().toISOString(),
+    };
+    const done =
+      client && store.transitionInTransaction
+        ? await store.transitionInTransaction(
+            client,
+            record.id,
+            ['processing'],
+            patch,
+          )
+        : // After COMMIT the rows are in; a sweep that meanwhile called the
+          // import lost was wrong, so `failed` is corrected too.
+          await store.transition(record.id, ['processing', 'failed'], patch);
+    if (!done) {
+      throw new ImportError(
+        ErrorCodes.INVALID_STATE,
+        'the import stopped being processing before it completed',
+      );
+    }
+    return done;
+  };
+
+  let client: PgPoolClientLike | undefined;
+  let broken = false;
+  try {
+    client = await engine.database.connect().catch((error: unknown) => {
+      throw toImportError(error, ErrorCodes.DATABASE_ERROR);
+    });
+    const result = await applyImport({
+      client,
+      importId: record.id,
+      tenant: record.tenant,
+      definitions: [definition],
+      rows,
+      ledgerSchema: engine.ledgerSchema,
+      onIssues: (batch) => issues.add(batch),
+      ...(inTransaction && {
+        beforeCommit: async (
+          transaction: PgClientLike,
+          applied: ApplyResult,
+        ) => {
+          completed = await complete(transaction, applied);
+        },
+      }),
+      logger,
+      ...(options.context && { signal: options.context.signal }),
+    });
+    run.committed = !result.alreadyApplied;
+
+    if (result.alreadyApplied) {
+      completed = await completeAlreadyApplied(engine, options, result);
+    } else if (!completed) {
+      completed = await complete(undefined, result);
+    }
+    logger.info(
+      {
+        counts: completed.counts,
+        timings: result.timings,
+        alreadyApplied: result.alreadyApplied,
+      },
+      'import finished',
+    );
+    await deleteFile(engine, record, logger);
+    return completed;
+  } catch (error) {
+    broken = isRetryableFailure(toImportError(error));
+    throw error;
+  } finally {
+    // A source the loader did not read to its end is closed here.
+    input.destroy();
+    await rows.return(undefined);
+    await progress.stop();
+    client?.release(broken);
+    run.detected ??= { ...reader.detected() };
+    run.progress ??= { ...progress.current(), phase: 'done' };
+  }
+}
+
+interface ReadRowsOptions {
+  engine: EngineContext;
+  record: ImportRecord;
+  definition: ImportDefinition;
+  reader: RecordReader;
+  issues: IssueWriter;
+  tally: { read: number; rejected: number };
+}
+
+/**
+ * Records in, valid rows out; everything else into the error log. A
+ * record counts once in `read` and at most once in `rejected`, however
+ * many issues it has; a reader's issue of severity `error` about a record
+ * stands for that record, which the reader then does not hand out (and if
+ * it does, it is not loaded).
+ */
+async function* readRows(options: ReadRowsOptions): AsyncGenerator<CoercedRow> {
+  const { engine, record, reader, issues, tally } = options;
+  const coerce = createRowCoercer(options.definition);
+
+  // Cleared only once the loader reads rows, so an import that turns out
+  // to be applied already keeps the error log of the attempt that did it.
+  await engine.errorLog.clear(record.id);
+
+  let lastRejected: number | undefined;
+  for await (const item of reader.items()) {
+    if (item.kind === 'issue') {
+      const { issue } = item;
+      const recordNumber = issue.position.recordNumber;
+      if (
+        issue.severity === 'error' &&
+        recordNumber >= 1 &&
+        recordNumber !== lastRejected
+      ) {
+        tally.read += 1;
+        tally.rejected += 1;
+        lastRejected = recordNumber;
+      }
+      await issues.add([issue]);
+      continue;
+    }
+
+    const recordNumber = item.record.position.recordNumber;
+    if (recordNumber === lastRejected) continue;
+    tally.read += 1;
+    const result = coerce(item.record);
+    if (result.ok) {
+      yield result.row;
+    } else {
+      tally.rejected += 1;
+      lastRejected = recordNumber;
+      await issues.add(result.issues);
+    }
+  }
+  await issues.flush();
+}
+
+/**
+ * The import's counts, checked: every record read is inserted, updated,
+ * unchanged, superseded or rejected. Rows the loader staged but did not
+ * merge (refused by the database) are rejected too. A mismatch means a
+ * record was lost on the way, which fails the import (and rolls it back).
+ */
+function countsOf(
+  result: ApplyResult,
+  tally: { read: number; rejected: number },
+  definition: ImportDefinition,
+): ImportCounts {
+  const loaded = result.counts[definition.entity];
+  const staged = loaded?.staged ?? 0;
+  const merged =
+    (loaded?.inserted ?? 0) +
+    (loaded?.updated ?? 0) +
+    (loaded?.unchanged ?? 0) +
+    (loaded?.superseded ?? 0);
+  const counts: ImportCounts = {
+    read: tally.read,
+    inserted: loaded?.inserted ?? 0,
+    updated: loaded?.updated ?? 0,
+    unchanged: loaded?.unchanged ?? 0,
+    deleted: loaded?.deleted ?? 0,
+    superseded: loaded?.superseded ?? 0,
+    rejected: tally.rejected + Math.max(0, staged - merged),
+  };
+
+  const accounted =
+    counts.inserted +
+    counts.updated +
+    counts.unchanged +
+    counts.superseded +
+    counts.rejected;
+  if (accounted !== counts.read) {
+    throw new ImportError(
+      ErrorCodes.INTERNAL,
+      `counts do not add up: ${counts.read} records read, ${accounted} accounted for`,
+      { details: { counts, staged } },
+    );
+  }
+  return counts;
+}
+
+/**
+ * A redelivered import whose earlier attempt committed and then died
+ * before writing `completed`. The ledger has the loader's counts; the
+ * records read and rejected come from that attempt's last progress when
+ * it got to merging, or else from its error log.
+ */
+async function completeAlreadyApplied(
+  engine: EngineContext,
+  options: RunOptions,
+  result: ApplyResult,
+): Promise<ImportRecord> {
+  const { record, previous } = options;
+  const loaded = Object.values(result.counts);
+  const sum = (pick: (c: (typeof loaded)[number]) => number) =>
+    loaded.reduce((total, entry) => total + pick(entry), 0);
+  const finalProgress =
+    previous.progress.phase === 'merging' || previous.progress.phase === 'done';
+  const rejected = finalProgress
+    ? previous.progress.recordsRejected
+    : (await engine.errorLog.count(record.id)).errors;
+
+  const counts: ImportCounts = {
+    inserted: sum((c) => c.inserted),
+    updated: sum((c) => c.updated),
+    unchanged: sum((c) => c.unchanged),
+    deleted: sum((c) => c.deleted),
+    superseded: sum((c) => c.superseded),
+    rejected,
+    read: 0,
+  };
+  counts.read =
+    counts.inserted +
+    counts.updated +
+    counts.unchanged +
+    counts.superseded +
+    counts.rejected;
+
+  const now = new Date().toISOString();
+  const done = await engine.statusStore.transition(
+    record.id,
+    ['processing', 'failed'],
+    {
+      state: 'completed',
+      counts,
+      failure: null,
+      finishedAt: now,
+      progress: {
+        ...previous.progress,
+        recordsRead: counts.read,
+        recordsRejected: rejected,
+        phase: 'done',
+        updatedAt: now,
+      },
+    },
+  );
+  if (!done) {
+    throw new ImportError(
+      ErrorCodes.INVALID_STATE,
+      'the import stopped being processing before it completed',
+    );
+  }
+  return done;
+}
+
+async function markFailed(
+  engine: EngineContext,
+  record: ImportRecord,
+  failure: ImportError,
+  run: RunState,
+  logger: Logger,
+): Promise<ImportRecord> {
+  const now = new Date().toISOString();
+  const details = Object.keys(failure.details).length > 0 && {
+    details: failure.details,
+  };
+  const failed = await engine.statusStore.transition(
+    record.id,
+    ['processing'],
+    {
+      state: 'failed',
+      failure: { code: failure.code, message: failure.message, ...details },
+      finishedAt: now,
+      progress: {
+        ...(run.progress ?? record.progress),
+        phase: 'done',
+        updatedAt: now,
+      },
+      ...(run.detected && { detected: run.detected }),
+    },
+  );
+  logger.error(
+    { code: failure.code, error: failure.message },
+    'import failed; nothing was applied',
+  );
+  return failed ?? (await engine.statusStore.getById(record.id)) ?? record;
+}
+
+async function deleteFile(
+  engine: EngineContext,
+  record: ImportRecord,
+  logger: Logger,
+): Promise<void> {
+  // The bytes served their purpose; a failed import keeps them for retry.
+  try {
+    await engine.fileStore.delete(record.fileKey);
+  } catch (error) {
+    logger.warn({ error: String(error) }, 'stored file not deleted');
+  }
+}

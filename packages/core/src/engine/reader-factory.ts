@@ -1,0 +1,42 @@
+import type { Readable } from 'node:stream';
+import type { ImportDefinition } from '../definitions/import-definition.js';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import type {
+  ImportFormat,
+  ImportReadOptions,
+} from '../ports/import-record.js';
+import { createCsvReader } from '../readers/csv-reader.js';
+import type { RecordReader } from '../readers/record-reader.js';
+
+export interface ReaderInput {
+  definition: ImportDefinition;
+  options: ImportReadOptions;
+}
+
+export type ReaderFactory = (
+  input: Readable,
+  read: ReaderInput,
+) => RecordReader;
+
+// One line per format. Readers detect gzip themselves from the bytes.
+const readerFactories: Partial<Record<ImportFormat, ReaderFactory>> = {
+  csv: (input, { definition, options }) =>
+    createCsvReader(input, {
+      definition,
+      ...(options.delimiter !== undefined && { delimiter: options.delimiter }),
+      ...(options.encoding !== undefined && { encoding: options.encoding }),
+    }),
+};
+
+/** The reader of `format`; UNSUPPORTED_FORMAT when there is none yet. */
+export function createReaderFor(format: ImportFormat): ReaderFactory {
+  const factory = readerFactories[format];
+  if (!factory) {
+    throw new ImportError(
+      ErrorCodes.UNSUPPORTED_FORMAT,
+      `files in format "${format}" cannot be read`,
+      { details: { format } },
+    );
+  }
+  return factory;
+}

@@ -1,0 +1,98 @@
+import { ErrorCodes } from '../errors/import-error.js';
+import type { ImportRecord, ImportState } from '../ports/import-record.js';
+import type { EngineContext } from './engine-context.js';
+
+// About when this process started: core is loaded before any importer.
+const processStartedAt = new Date().toISOString();
+
+// A live worker writes progress at least once a second; this much silence
+// from an import claimed before this process started means its worker
+// went with the old process.
+const restartGraceMs = 5_000;
+
+/**
+ * Finds the imports no worker will finish and marks them failed with
+ * WORKER_LOST (see `Importer.recoverStale`). Each is a compare-and-set on
+ * the state it was found in, so an import that moved on meanwhile is left
+ * alone.
+ */
+export async function recoverStaleImports(
+  engine: EngineContext,
+  olderThanMs: number,
+): Promise<ImportRecord[]> {
+  const { statusStore, queue } = engine;
+  if (!statusStore.listByState) {
+    engine.logger.debug('the status store cannot list by state: no sweep');
+    return [];
+  }
+  const now = Date.now();
+  const staleBefore = new Date(now - olderThanMs).toISOString();
+  const silentBefore = new Date(now - restartGraceMs).toISOString();
+  const durable = queue.capabilities.durable;
+
+  const lost: ImportRecord[] = [];
+  for await (const record of recordsIn(engine, 'processing')) {
+    const stale = record.progress.updatedAt < staleBefore;
+    const orphaned =
+      !durable &&
+      (record.startedAt ?? record.createdAt) < processStartedAt &&
+      record.progress.updatedAt < silentBefore;
+    if (stale || orphaned) lost.push(record);
+  }
+  if (!durable) {
+    // Their jobs lived in the memory of a process that is gone.
+    for await (const record of recordsIn(engine, 'queued')) {
+      if (record.createdAt < processStartedAt) lost.push(record);
+    }
+  }
+
+  const failed: ImportRecord[] = [];
+  for (const record of lost) {
+    const finishedAt = new Date().toISOString();
+    const result = await statusStore.transition(record.id, [record.state], {
+      state: 'failed',
+      failure: {
+        code: ErrorCodes.WORKER_LOST,
+        message:
+          record.state === 'queued'
+            ? 'the queue lost this import when its process stopped; retry it'
+            : 'the worker processing this import stopped before it finished; retry it (it is never applied twice)',
+      },
+      finishedAt,
+      progress: { ...record.progress, phase: 'done', updatedAt: finishedAt },
+    });
+    if (result) {
+      engine.logger
+        .child({
+          importId: record.id,
+          tenant: record.tenant,
+          entity: record.entity,
+        })
+        .error(
+          { code: ErrorCodes.WORKER_LOST, was: record.state },
+          'import lost',
+        );
+      failed.push(result);
+    }
+  }
+  return failed;
+}
+
+async function* recordsIn(
+  engine: EngineContext,
+  state: ImportState,
+): AsyncGenerator<ImportRecord> {
+  const listByState = engine.statusStore.listByState?.bind(engine.statusStore);
+  if (!listByState) return;
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await listByState({
+      state,
+      limit: 500,
+      ...(cursor !== undefined && { cursor }),
+    });
+    yield* page.items;
+    if (page.nextCursor === null) return;
+    cursor = page.nextCursor;
+  }
+}

@@ -1,0 +1,399 @@
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+import type { Importer } from '../engine/importer-types.js';
+import {
+  ErrorCodes,
+  ImportError,
+  toImportError,
+} from '../errors/import-error.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import type { ImportDefinition } from '../definitions/import-definition.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { createProblem, problemContentType, statusForCode } from './problem.js';
+import { routePath, routes, type RouteDefinition } from './routes.js';
+import { toPublicImportRecord, type Entity, type Problem } from './schemas.js';
+import { limitUpload } from './upload-limit.js';
+
+/**
+ * The HTTP API of the route table as an Express router. Every route but
+ * the health check resolves its bearer token to a tenant through the
+ * host's `authenticate`, and every read is scoped by that tenant: another
+ * tenant's import is answered as not found. Errors are problem+json.
+ */
+export interface ImportRouterOptions {
+  /** Turns a bearer token into a tenant, or null to refuse it. */
+  authenticate: (
+    token: string,
+    request: Request,
+  ) => Promise<Caller | null> | Caller | null;
+  /** Uploads past this many bytes are refused with 413 while they stream. */
+  maxUploadBytes?: number;
+  logger?: Logger;
+}
+
+export interface Caller {
+  tenant: string;
+  /** Recorded as the import's `submittedBy`. */
+  subject?: string;
+}
+
+// What the authentication step leaves for the handlers.
+interface Authenticated {
+  caller: Caller;
+}
+
+export function createImportRouter(
+  importer: Importer,
+  options: ImportRouterOptions,
+): Router {
+  const logger = options.logger ?? silentLogger;
+  const router = express.Router();
+  const authenticate = authenticator(options.authenticate);
+
+  router.get(routes.health.path, (_request, response) => {
+    response.json({ status: 'ok' });
+  });
+
+  router.get(routes.openApi.path, authenticate, (request, response) => {
+    response.json(buildOpenApiDocument({ serverUrl: request.baseUrl || '/' }));
+  });
+
+  router.get(routes.listEntities.path, authenticate, (_request, response) => {
+    const items = importer.definitions.list().map(describeEntity);
+    response.json({ items });
+  });
+
+  router.post(
+    routes.createImport.path,
+    authenticate,
+    async (request, response) => {
+      const { caller } = response.locals as Authenticated;
+      const query = parse(routes.createImport.query, queryOf(request));
+      const headers = parse(routes.createImport.headers, request.headers);
+
+      // Refuse what can be refused before a byte is read.
+      if (!importer.definitions.has(query.entity)) {
+        throw new ImportError(
+          ErrorCodes.UNKNOWN_ENTITY,
+          `unknown entity "${query.entity}"`,
+          { details: { entity: query.entity } },
+        );
+      }
+      const declaredLength = Number(request.headers['content-length']);
+      const max = options.maxUploadBytes;
+      if (max !== undefined && declaredLength > max) {
+        throw new ImportError(
+          ErrorCodes.PAYLOAD_TOO_LARGE,
+          `the upload exceeds ${max} bytes`,
+          { details: { maxBytes: max } },
+        );
+      }
+
+      // The body streams into the file store as it arrives; nothing buffers
+      // it here. A gzip body is stored as sent and inflated by the worker.
+      const body: Readable =
+        max === undefined ? request : limitUpload(request, max);
+      const fileName = query.fileName ?? fileNameOf(request);
+      const compression =
+        headers['content-encoding'] === 'gzip' ? ('gzip' as const) : undefined;
+      const { record, created } = await importer.enqueue({
+        tenant: caller.tenant,
+        entity: query.entity,
+        format: query.format,
+        body,
+        ...(fileName !== undefined && { fileName }),
+        ...(caller.subject !== undefined && { submittedBy: caller.subject }),
+        ...(headers['idempotency-key'] !== undefined && {
+          idempotencyKey: headers['idempotency-key'],
+        }),
+        options: {
+          ...(query.encoding !== undefined && { encoding: query.encoding }),
+          ...(query.delimiter !== undefined && { delimiter: query.delimiter }),
+          ...(compression !== undefined && { compression }),
+        },
+      });
+
+      // A replayed idempotency key answers 200 with the first import, so a
+      // client can tell a retry that landed before from a new upload.
+      response
+        .status(created ? 202 : 200)
+        .location(importLocation(request, record.id))
+        .json(toPublicImportRecord(record));
+    },
+  );
+
+  router.get(
+    routes.listImports.path,
+    authenticate,
+    async (request, response) => {
+      const { caller } = response.locals as Authenticated;
+      const query = parse(routes.listImports.query, queryOf(request));
+      const page = await importer.list({ tenant: caller.tenant, ...query });
+      response.json({
+        items: page.items.map(toPublicImportRecord),
+        nextCursor: page.nextCursor,
+      });
+    },
+  );
+
+  router.get(routes.getImport.path, authenticate, async (request, response) => {
+    const { caller } = response.locals as Authenticated;
+    const { id } = parse(routes.getImport.params, request.params);
+    const record = await importer.get(caller.tenant, id);
+    response.json(toPublicImportRecord(record));
+  });
+
+  router.get(
+    routes.listImportErrors.path,
+    authenticate,
+    async (request, response) => {
+      const { caller } = response.locals as Authenticated;
+      const { id } = parse(routes.listImportErrors.params, request.params);
+      const query = parse(routes.listImportErrors.query, queryOf(request));
+
+      const wantsCsv =
+        query.format === 'csv' ||
+        (queryOf(request).format === undefined &&
+          request.accepts(['application/json', 'text/csv']) === 'text/csv');
+      if (!wantsCsv) {
+        const page = await importer.errors(caller.tenant, id, {
+          limit: query.limit,
+          ...(query.afterSeq !== undefined && { afterSeq: query.afterSeq }),
+          ...(query.severity !== undefined && { severity: query.severity }),
+        });
+        response.json(page);
+        return;
+      }
+
+      // Not found must be answered before the CSV's headers are sent.
+      await importer.get(caller.tenant, id);
+      response
+        .status(200)
+        .type('text/csv; charset=utf-8')
+        .attachment(`import-${id}-errors.csv`);
+      await streamText(response, importer.errorsCsv(caller.tenant, id));
+    },
+  );
+
+  router.post(
+    routes.cancelImport.path,
+    authenticate,
+    async (request, response) => {
+      const { caller } = response.locals as Authenticated;
+      const { id } = parse(routes.cancelImport.params, request.params);
+      const record = await importer.cancel(caller.tenant, id);
+      response.json(toPublicImportRecord(record));
+    },
+  );
+
+  router.post(
+    routes.retryImport.path,
+    authenticate,
+    async (request, response) => {
+      const { caller } = response.locals as Authenticated;
+      const { id } = parse(routes.retryImport.params, request.params);
+      const record = await importer.retry(caller.tenant, id);
+      response
+        .status(202)
+        .location(importLocation(request, record.id))
+        .json(toPublicImportRecord(record));
+    },
+  );
+
+  // A known path with a method it does not take; other paths fall through
+  // to whatever the host mounted after this router.
+  for (const path of new Set(routeList().map((route) => route.path))) {
+    const allowed = routeList()
+      .filter((route) => route.path === path)
+      .map((route) => route.method.toUpperCase());
+    router.all(path, (request, response) => {
+      response.setHeader('Allow', allowed.join(', '));
+      sendProblem(
+        response,
+        createProblem({
+          code: ErrorCodes.INVALID_REQUEST,
+          status: 405,
+          detail: `${request.method} is not allowed here`,
+        }),
+      );
+    });
+  }
+
+  router.use(problemHandler(logger));
+  return router;
+}
+
+function routeList(): RouteDefinition[] {
+  return Object.values(routes);
+}
+
+function authenticator(
+  authenticate: ImportRouterOptions['authenticate'],
+): RequestHandler {
+  return async (request, response, next) => {
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const caller = match?.[1] ? await authenticate(match[1], request) : null;
+    if (!caller) {
+      response.setHeader('WWW-Authenticate', 'Bearer');
+      throw new ImportError(
+        ErrorCodes.UNAUTHORIZED,
+        match ? 'the bearer token was refused' : 'a bearer token is required',
+      );
+    }
+    (response.locals as Authenticated).caller = caller;
+    next();
+  };
+}
+
+/** Validates with a contract schema; a failure is a 400 naming each issue. */
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ImportError(ErrorCodes.INVALID_REQUEST, 'the request is invalid', {
+    cause: result.error,
+    details: {
+      issues: result.error.issues.map((issue) => ({
+        path: issue.path.map((part) =>
+          typeof part === 'symbol' ? String(part) : part,
+        ),
+        message: issue.message,
+      })),
+    },
+  });
+}
+
+// Read from the URL itself, so the host's `query parser` setting (which
+// may build nested objects) does not change what the API accepts.
+function queryOf(request: Request): Record<string, string | string[]> {
+  const search = new URL(request.originalUrl, 'http://localhost').searchParams;
+  const query: Record<string, string | string[]> = {};
+  for (const name of new Set(search.keys())) {
+    const values = search.getAll(name);
+    query[name] = values.length === 1 ? (values[0] as string) : values;
+  }
+  return query;
+}
+
+function fileNameOf(request: Request): string | undefined {
+  const disposition = request.headers['content-disposition'];
+  const match = disposition && /filename="?([^";]+)"?/i.exec(disposition);
+  return match ? match[1] : undefined;
+}
+
+function importLocation(request: Request, id: string): string {
+  return `${request.baseUrl}${routePath(routes.getImport, { id })}`;
+}
+
+function describeEntity(definition: ImportDefinition): Entity {
+  return {
+    entity: definition.entity,
+    description: definition.description ?? null,
+    key: definition.key,
+    columns: definition.columns.map((column) => ({
+      name: column.name,
+      type: column.type,
+      nullable: column.nullable,
+      sources: column.sources,
+      ...(column.path !== undefined && { path: column.path }),
+      ...(column.length !== undefined && { length: column.length }),
+      ...(column.precision !== undefined && { precision: column.precision }),
+      ...(column.scale !== undefined && { scale: column.scale }),
+    })),
+    tenantColumn: definition.tenantColumn ?? null,
+  };
+}
+
+/** Writes text chunks, waiting whenever the client reads slower. */
+async function streamText(
+  response: Response,
+  chunks: AsyncIterable<string>,
+): Promise<void> {
+  try {
+    for await (const chunk of chunks) {
+      if (response.destroyed) return;
+      if (!response.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            response.off('drain', done);
+            response.off('close', done);
+            resolve();
+          };
+          response.on('drain', done);
+          response.on('close', done);
+        });
+      }
+    }
+    response.end();
+  } catch (error) {
+    // The status line is gone; cutting the connection is the only way
+    // left to tell the client that the file is incomplete.
+    response.destroy(error instanceof Error ? error : undefined);
+    throw error;
+  }
+}
+
+function sendProblem(response: Response, problem: Problem): void {
+  response
+    .status(problem.status)
+    .type(problemContentType)
+    .send(JSON.stringify(problem));
+}
+
+function problemHandler(logger: Logger) {
+  return (
+    thrown: unknown,
+    request: Request,
+    response: Response,
+    // Express tells error handlers apart by their four parameters.
+    _next: NextFunction,
+  ): void => {
+    const error = toImportError(thrown);
+    const status = statusForCode(error.code);
+    if (status >= 500) {
+      logger.error(
+        { err: thrown, method: request.method, path: request.originalUrl },
+        'request failed',
+      );
+    } else {
+      logger.debug(
+        { code: error.code, method: request.method, path: request.originalUrl },
+        error.message,
+      );
+    }
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+
+    // An upload refused before its end: the rest of the body is not worth
+    // reading, so the connection closes after the answer.
+    if (!request.complete) response.setHeader('Connection', 'close');
+
+    const issues = error.details.issues as Problem['issues'];
+    sendProblem(
+      response,
+      createProblem({
+        code: error.code,
+        status,
+        // Internal failures keep their details in the log, not the answer.
+        detail:
+          status >= 500
+            ? 'the server could not complete the request'
+            : error.message,
+        instance: request.originalUrl,
+        ...(issues !== undefined && { issues }),
+        ...(error.code === ErrorCodes.PAYLOAD_TOO_LARGE && {
+          extras: { maxBytes: error.details.maxBytes },
+        }),
+      }),
+    );
+  };
+}

@@ -1,0 +1,194 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { CoercedRow } from '../coercion/coerced-row.js';
+import type { ImportDefinition } from '../definitions/import-definition.js';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import type { PgClientLike } from './pg-client.js';
+
+/**
+ * Streams coerced rows into staging tables with `COPY ... FROM STDIN` in
+ * PostgreSQL's text format. Values travel only as COPY data, so no
+ * statement ever carries a bind parameter per value and the 65,535
+ * parameter limit of one statement cannot be reached.
+ *
+ * One connection runs one COPY at a time, yet a file may interleave rows
+ * of several entities (an invoice, its lines, the next invoice). Each
+ * entity collects encoded rows in a buffer of about `chunkBytes`; a full
+ * buffer goes to its entity's COPY, which stays open while the same entity
+ * keeps filling buffers. When another entity's buffer fills, the open COPY
+ * ends and that entity's begins. Memory stays near one buffer per entity,
+ * and a file of one entity is a single COPY stream with backpressure.
+ */
+
+export interface CopyTarget {
+  definition: ImportDefinition;
+  /** From `buildCopySql`: the staging table and its column list. */
+  copySql: string;
+}
+
+export interface CopyRowsOptions {
+  client: PgClientLike;
+  rows: AsyncIterable<CoercedRow>;
+  /** In definition order; a row without an entity goes to the first. */
+  targets: readonly CopyTarget[];
+  /** The tenant column's value, written into every row that has one. */
+  tenant: string;
+  /** The size a buffer reaches before it is sent; 256 KiB by default. */
+  chunkBytes?: number;
+  signal?: AbortSignal;
+}
+
+/** The number of rows staged per target, in target order. */
+export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
+  const { client, targets, tenant, signal } = options;
+  const chunkBytes = Math.max(1, options.chunkBytes ?? 256 * 1024);
+  const iterator = options.rows[Symbol.asyncIterator]();
+  const byEntity = new Map(
+    targets.map((target, index) => [target.definition.entity, index]),
+  );
+
+  const pending = targets.map(() => ({ parts: [] as string[], length: 0 }));
+  const staged = targets.map(() => 0);
+  let exhausted = false;
+  // Set when another entity's buffer fills: the open COPY ends for it.
+  let switchTo: number | undefined;
+
+  const take = (index: number): string => {
+    const buffer = pending[index]!;
+    const text = buffer.parts.join('');
+    buffer.parts = [];
+    buffer.length = 0;
+    return text;
+  };
+
+  // The body of one COPY: what is pending for `index`, then rows pulled
+  // from the source until the source ends or another entity needs the
+  // connection.
+  async function* chunksFor(index: number): AsyncGenerator<string> {
+    if (pending[index]!.length > 0) yield take(index);
+    while (!exhausted) {
+      signal?.throwIfAborted();
+      const next = await iterator.next();
+      if (next.done === true) {
+        exhausted = true;
+        break;
+      }
+
+      const row = next.value;
+      const target = routeRow(row, byEntity, targets);
+      staged[target] = staged[target]! + 1;
+      const text = encodeRow(row, staged[target]!, targets[target]!, tenant);
+      const buffer = pending[target]!;
+      buffer.parts.push(text);
+      buffer.length += text.length;
+
+      if (buffer.length >= chunkBytes) {
+        if (target === index) {
+          yield take(index);
+        } else {
+          switchTo = target;
+          return;
+        }
+      }
+    }
+    if (pending[index]!.length > 0) yield take(index);
+  }
+
+  const copy = async (index: number): Promise<void> => {
+    const stream = client.query(copyFrom(targets[index]!.copySql));
+    await pipeline(Readable.from(chunksFor(index)), stream);
+  };
+
+  try {
+    // The first entity's COPY opens first; rows then decide.
+    let current = 0;
+    for (;;) {
+      await copy(current);
+      if (switchTo === undefined) break;
+      current = switchTo;
+      switchTo = undefined;
+    }
+
+    // The source is read out: send what other entities still hold.
+    for (const [index, buffer] of pending.entries()) {
+      if (buffer.length > 0) await copy(index);
+    }
+    return staged;
+  } finally {
+    // Let the source release its file when loading stops early.
+    if (!exhausted) await iterator.return?.();
+  }
+}
+
+function routeRow(
+  row: CoercedRow,
+  byEntity: ReadonlyMap<string, number>,
+  targets: readonly CopyTarget[],
+): number {
+  if (row.entity === undefined) return 0;
+  const index = byEntity.get(row.entity);
+  if (index === undefined) {
+    throw new ImportError(
+      ErrorCodes.UNKNOWN_ENTITY,
+      `a row names entity "${row.entity}", which this import does not ` +
+        `write (it writes ${entityList(targets)})`,
+      { details: { entity: row.entity, position: row.position } },
+    );
+  }
+  return index;
+}
+
+function entityList(targets: readonly CopyTarget[]): string {
+  return targets.map((target) => target.definition.entity).join(', ');
+}
+
+/**
+ * One line of COPY text: `__seq`, `__record`, `__line`, `__path`, the
+ * tenant when the definition has a tenant column, then the values.
+ */
+export function encodeRow(
+  row: CoercedRow,
+  seq: number,
+  target: CopyTarget,
+  tenant: string,
+): string {
+  const { definition } = target;
+  if (row.values.length !== definition.columns.length) {
+    throw new ImportError(
+      ErrorCodes.INTERNAL,
+      `a row of entity "${definition.entity}" has ${row.values.length} ` +
+        `values where the definition has ${definition.columns.length} columns`,
+      { details: { entity: definition.entity, position: row.position } },
+    );
+  }
+
+  const { position } = row;
+  let text =
+    `${seq}\t${position.recordNumber}\t` +
+    `${position.line ?? '\\N'}\t${encodeCopyValue(position.path ?? null)}`;
+  if (definition.tenantColumn !== undefined) {
+    text += `\t${encodeCopyValue(tenant)}`;
+  }
+  for (const value of row.values) text += `\t${encodeCopyValue(value)}`;
+  return `${text}\n`;
+}
+
+const copySpecial = /[\\\t\n\r]/;
+const copySpecials = /[\\\t\n\r]/g;
+const copyEscapes: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+};
+
+/**
+ * A value in COPY text format: NULL is `\N`; a backslash, tab, newline or
+ * carriage return is escaped, so a literal `\N` in the data stays text.
+ */
+export function encodeCopyValue(value: string | null): string {
+  if (value === null) return '\\N';
+  if (!copySpecial.test(value)) return value;
+  return value.replace(copySpecials, (match) => copyEscapes[match]!);
+}

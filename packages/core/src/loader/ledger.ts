@@ -1,0 +1,133 @@
+import { sqlStateOf } from '../errors/import-error.js';
+import { quoteIdentifier } from './identifiers.js';
+import type { PgClientLike } from './pg-client.js';
+
+/**
+ * The ledger of applied imports lives in the target database, one row per
+ * import, written in the same transaction as the import's MERGE. A retried
+ * or redelivered import finds its row and applies nothing: exactly once.
+ */
+
+export interface EntityCounts {
+  /** Rows copied into staging. */
+  staged: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  /** Rows dropped because a later row of the file had the same key. */
+  superseded: number;
+  /** Rows removed in sync mode; always 0 until sync mode exists. */
+  deleted: number;
+}
+
+export interface LedgerEntry {
+  importId: string;
+  tenant: string;
+  entity: string;
+  counts: Record<string, EntityCounts>;
+}
+
+const ledgerTable = 'applied_imports';
+
+// Advisory lock keys of this library, read with hashtext on the server.
+const ledgerLockKey = 'erp-import:ledger';
+const uniqueViolation = '23505';
+
+export function ledgerTableName(schema: string): string {
+  return `${quoteIdentifier(schema)}.${quoteIdentifier(ledgerTable)}`;
+}
+
+/**
+ * Creates the ledger when it is missing. It runs outside the import's
+ * transaction, under a session advisory lock, so two workers starting at
+ * once cannot trip over each other's CREATE (a unique violation on
+ * pg_type) and a failed import never rolls back the ledger.
+ */
+export async function ensureLedger(
+  client: PgClientLike,
+  schema: string,
+): Promise<void> {
+  const table = ledgerTableName(schema);
+  if (await ledgerExists(client, table)) return;
+
+  const lock = [ledgerLockKey, schema];
+  await client.query(
+    'SELECT pg_advisory_lock(hashtext($1), hashtext($2))',
+    lock,
+  );
+  try {
+    await client.query(
+      `CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`,
+    );
+    await client.query(
+      [
+        `CREATE TABLE IF NOT EXISTS ${table} (`,
+        '  import_id text PRIMARY KEY,',
+        '  tenant text NOT NULL,',
+        '  entity text NOT NULL,',
+        '  counts jsonb NOT NULL,',
+        '  applied_at timestamptz NOT NULL DEFAULT now()',
+        ')',
+      ].join('\n'),
+    );
+  } finally {
+    await client.query(
+      'SELECT pg_advisory_unlock(hashtext($1), hashtext($2))',
+      lock,
+    );
+  }
+}
+
+async function ledgerExists(
+  client: PgClientLike,
+  table: string,
+): Promise<boolean> {
+  const result = await client.query(
+    'SELECT to_regclass($1) IS NOT NULL AS "exists"',
+    [table],
+  );
+  return (result.rows[0] as { exists: boolean } | undefined)?.exists === true;
+}
+
+/** The counts an import was applied with, or undefined if it was not. */
+export async function findAppliedImport(
+  client: PgClientLike,
+  schema: string,
+  importId: string,
+): Promise<Record<string, EntityCounts> | undefined> {
+  const result = await client.query(
+    `SELECT counts FROM ${ledgerTableName(schema)} WHERE import_id = $1`,
+    [importId],
+  );
+  const row = result.rows[0] as
+    { counts: Record<string, EntityCounts> } | undefined;
+  return row?.counts;
+}
+
+/**
+ * Records an import as applied. Answers false when another transaction
+ * recorded it first; the caller's transaction is then aborted and must
+ * roll back.
+ */
+export async function recordAppliedImport(
+  client: PgClientLike,
+  schema: string,
+  entry: LedgerEntry,
+): Promise<boolean> {
+  try {
+    await client.query(
+      `INSERT INTO ${ledgerTableName(schema)} ` +
+        '(import_id, tenant, entity, counts) VALUES ($1, $2, $3, $4::jsonb)',
+      [
+        entry.importId,
+        entry.tenant,
+        entry.entity,
+        JSON.stringify(entry.counts),
+      ],
+    );
+    return true;
+  } catch (error) {
+    if (sqlStateOf(error) === uniqueViolation) return false;
+    throw error;
+  }
+}

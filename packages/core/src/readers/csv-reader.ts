@@ -1,0 +1,402 @@
+import { Readable } from 'node:stream';
+import { CsvError, Parser } from 'csv-parse';
+import type { ImportDefinition } from '../definitions/import-definition.js';
+import { ErrorCodes, ImportError, toImportError } from '../errors/import-error.js';
+import type { RecordPosition, RowIssue } from '../ports/error-log.js';
+import { detectDelimiter } from './csv-delimiter.js';
+import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
+import { openInput } from './decompress.js';
+import { mapHeader, type HeaderMapping } from './header-mapping.js';
+import type {
+  DetectedFormat,
+  MappedRecord,
+  RawValue,
+  ReadItem,
+  RecordReader,
+} from './record-reader.js';
+
+export interface CsvReaderOptions {
+  definition: ImportDefinition;
+  /** The field delimiter; detected among `,` `;` tab `|` when absent. */
+  delimiter?: string;
+  /** The declared encoding; detected when absent. */
+  encoding?: string;
+  /**
+   * The largest record accepted, in bytes; a quote that never closes would
+   * otherwise swallow the rest of the file into one value. 16 MiB default.
+   */
+  maxRecordBytes?: number;
+}
+
+const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** One record as csv-parse gives it with `raw: true`. */
+interface ParsedRecord {
+  record: string[];
+  raw: string;
+}
+
+/**
+ * Reads a CSV file (gzip or not, in any supported encoding) into records
+ * mapped onto the definition's columns.
+ *
+ * The first non-empty line is the header. Each data record carries the
+ * physical line it starts on, counting the line breaks inside its quoted
+ * fields. An unquoted empty field reads as null, a quoted one (`""`) as
+ * ''. A ragged row or a NUL character rejects that record as an issue; a
+ * quote that never closes fails the whole file.
+ */
+export function createCsvReader(
+  input: Readable,
+  options: CsvReaderOptions,
+): RecordReader {
+  const opened = openInput(input);
+  const detected: DetectedFormat = {};
+  let iterated = false;
+
+  return {
+    items() {
+      if (iterated) {
+        throw new ImportError(
+          ErrorCodes.INTERNAL,
+          'a CSV reader can be iterated once',
+        );
+      }
+      iterated = true;
+      return readItems(opened.stream, options, detected);
+    },
+    detected: () => ({ ...detected }),
+    bytesRead: () => opened.bytesRead(),
+  };
+}
+
+async function* readItems(
+  content: Readable,
+  options: CsvReaderOptions,
+  detected: DetectedFormat,
+): AsyncGenerator<ReadItem> {
+  const decoded = decodeToUtf8(content, {
+    ...(options.encoding !== undefined && { encoding: options.encoding }),
+  });
+  const chunks = decoded.chunks[Symbol.asyncIterator]();
+  let parser: Parser | undefined;
+  let feeder: Readable | undefined;
+
+  try {
+    // Look at the first decoded bytes: the encoding is then known, and the
+    // delimiter can be guessed from the first lines.
+    const head: Buffer[] = [];
+    let headLength = 0;
+    let ended = false;
+    while (headLength < DEFAULT_SNIFF_BYTES) {
+      const next = await chunks.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      head.push(next.value);
+      headLength += next.value.length;
+    }
+    detected.encoding = decoded.encoding();
+    if (decoded.bytesDecoded() === 0) {
+      throw new ImportError(ErrorCodes.EMPTY_FILE, 'the file is empty');
+    }
+    const delimiter =
+      options.delimiter ??
+      detectDelimiter(Buffer.concat(head).toString('utf8'));
+    detected.delimiter = delimiter;
+
+    parser = new Parser({
+      delimiter,
+      record_delimiter: ['\r\n', '\n', '\r'],
+      raw: true,
+      relax_column_count: true,
+      // A quote inside an unquoted value (`12" tube`) is kept as written.
+      relax_quotes: true,
+      skip_empty_lines: false,
+      bom: false,
+      max_record_size: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      // Records parsed before a syntax error must still reach the loop
+      // below, which knows the line the failing record starts on.
+      ...({ autoDestroy: false } as object),
+    });
+
+    async function* replay(): AsyncGenerator<Buffer> {
+      yield* head;
+      if (ended) return;
+      for (;;) {
+        const next = await chunks.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+    const target = parser;
+    feeder = Readable.from(replay(), { objectMode: false });
+    feeder.on('error', (error) => target.destroy(error));
+    feeder.pipe(target);
+
+    yield* readRecords(target, options.definition, delimiter);
+  } finally {
+    feeder?.destroy();
+    parser?.destroy();
+    content.destroy();
+  }
+}
+
+/**
+ * The parse loop. `line` is the physical line the next record starts on:
+ * each record, empty lines included, moves it by one plus the line breaks
+ * inside its quoted fields.
+ */
+async function* readRecords(
+  parser: Parser,
+  definition: ImportDefinition,
+  delimiter: string,
+): AsyncGenerator<ReadItem> {
+  let line = 1;
+  let recordNumber = 0;
+  let mapping: HeaderMapping | undefined;
+  // Columns whose values lose a declared prefix (as JSON and XML do).
+  const prefixes: Array<[number, string]> = [];
+  definition.columns.forEach((column, index) => {
+    if (column.stripPrefix !== undefined) {
+      prefixes.push([index, column.stripPrefix]);
+    }
+  });
+
+  try {
+    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
+      const { record, raw } = parsed;
+      const startLine = line;
+      const breaks = countLineBreaks(raw);
+      line = startLine + breaks + 1;
+      if (isEmptyLine(record, raw)) continue;
+
+      if (mapping === undefined) {
+        mapping = mapHeader(record, definition);
+        continue;
+      }
+
+      recordNumber++;
+      const position: RecordPosition =
+        breaks === 0
+          ? { recordNumber, line: startLine }
+          : { recordNumber, line: startLine, endLine: startLine + breaks };
+
+      if (record.length !== mapping.width) {
+        yield { kind: 'issue', issue: raggedRow(record, raw, mapping, position) };
+        continue;
+      }
+
+      const values = pickCsvValues(mapping, record, raw, delimiter);
+      for (const [column, prefix] of prefixes) {
+        const value = values[column];
+        if (typeof value === 'string' && value.startsWith(prefix)) {
+          values[column] = value.slice(prefix.length);
+        }
+      }
+      if (raw.includes('\u0000')) {
+        const issue = nulIssue(values, definition, position);
+        if (issue) {
+          yield { kind: 'issue', issue };
+          continue;
+        }
+      }
+
+      const mapped: MappedRecord = { position, values };
+      yield { kind: 'record', record: mapped };
+    }
+  } catch (error) {
+    throw csvFailure(error, line);
+  }
+
+  if (mapping === undefined) {
+    throw new ImportError(
+      ErrorCodes.EMPTY_FILE,
+      'the file has no header line (it holds only blank lines)',
+    );
+  }
+}
+
+/**
+ * The values in column order. csv-parse gives `''` for both `,,` and
+ * `,"",`; the raw text of the record tells them apart, and is only looked
+ * at when a record has an empty value at all.
+ */
+function pickCsvValues(
+  mapping: HeaderMapping,
+  record: readonly string[],
+  raw: string,
+  delimiter: string,
+): RawValue[] {
+  const indexes = mapping.fieldIndexByColumn;
+  const values = new Array<RawValue>(indexes.length);
+  let quotedEmpty: Set<number> | undefined;
+  for (let c = 0; c < indexes.length; c++) {
+    const index = indexes[c] as number;
+    if (index === -1) {
+      values[c] = undefined;
+      continue;
+    }
+    const value = record[index] as string;
+    if (value !== '') {
+      values[c] = value;
+      continue;
+    }
+    quotedEmpty ??= quotedEmptyFields(raw, delimiter);
+    values[c] = quotedEmpty.has(index) ? '' : null;
+  }
+  return values;
+}
+
+/**
+ * The indexes of the fields written as `""` in a record's raw text. The
+ * scan follows csv-parse's reading (doubled quotes inside quotes, a quote
+ * after a closing quote kept as text under `relax_quotes`).
+ */
+export function quotedEmptyFields(raw: string, delimiter: string): Set<number> {
+  const found = new Set<number>();
+  const length = raw.length;
+  let field = 0;
+  let i = 0;
+  for (;;) {
+    if (raw.charCodeAt(i) === QUOTE) {
+      let j = i + 1;
+      let empty = true;
+      while (j < length) {
+        if (raw.charCodeAt(j) === QUOTE) {
+          if (raw.charCodeAt(j + 1) === QUOTE) {
+            empty = false;
+            j += 2;
+            continue;
+          }
+          j++;
+          break;
+        }
+        empty = false;
+        j++;
+      }
+      const after = raw.charCodeAt(j);
+      if (
+        empty &&
+        (j >= length || after === CR || after === LF || raw.startsWith(delimiter, j))
+      ) {
+        found.add(field);
+      }
+      i = j;
+    }
+    const next = raw.indexOf(delimiter, i);
+    if (next === -1) return found;
+    i = next + delimiter.length;
+    field++;
+  }
+}
+
+/**
+ * Line breaks inside a record's raw text: CRLF, LF and CR count once each.
+ * The raw text ends with the first character of the record's own line
+ * break, which is not counted.
+ */
+function countLineBreaks(raw: string): number {
+  const last = raw.charCodeAt(raw.length - 1);
+  const end = last === LF || last === CR ? raw.length - 1 : raw.length;
+  const lf = raw.indexOf('\n');
+  const cr = raw.indexOf('\r');
+  if ((lf === -1 || lf >= end) && (cr === -1 || cr >= end)) return 0;
+
+  let breaks = 0;
+  for (let i = 0; i < end; i++) {
+    const code = raw.charCodeAt(i);
+    if (code === LF) breaks++;
+    else if (code === CR) {
+      breaks++;
+      if (raw.charCodeAt(i + 1) === LF && i + 1 < end) i++;
+    }
+  }
+  return breaks;
+}
+
+function isEmptyLine(record: readonly string[], raw: string): boolean {
+  return record.length === 1 && record[0] === '' && raw.charCodeAt(0) !== QUOTE;
+}
+
+function raggedRow(
+  record: readonly string[],
+  raw: string,
+  mapping: HeaderMapping,
+  position: RecordPosition,
+): RowIssue {
+  const fewer = record.length < mapping.width;
+  return {
+    severity: 'error',
+    position,
+    code: 'ragged_row',
+    message:
+      `line ${position.line} has ${record.length} field(s) where the header ` +
+      `has ${mapping.width}: ${fewer ? 'a delimiter is missing' : 'an extra delimiter'} ` +
+      '(or a value with the delimiter in it is not quoted)',
+    rawValue: withoutLineBreak(raw),
+  };
+}
+
+/**
+ * PostgreSQL text cannot hold NUL, and a NUL in an ERP export is a sign of
+ * binary garbage: the record is rejected, naming the first column with one.
+ * A NUL in a field no column reads is harmless and ignored.
+ */
+function nulIssue(
+  values: readonly RawValue[],
+  definition: ImportDefinition,
+  position: RecordPosition,
+): RowIssue | undefined {
+  const index = values.findIndex(
+    (value) => typeof value === 'string' && value.includes('\u0000'),
+  );
+  if (index === -1) return undefined;
+  const column = definition.columns[index]?.name;
+  return {
+    severity: 'error',
+    position,
+    ...(column !== undefined && { column }),
+    code: 'nul_character',
+    message: `the value of "${column}" holds a NUL character (\\0), which a text value cannot store`,
+    rawValue: (values[index] as string).replace(/\u0000/g, '\\0'),
+  };
+}
+
+function withoutLineBreak(raw: string): string {
+  const last = raw.charCodeAt(raw.length - 1);
+  return last === LF || last === CR ? raw.slice(0, -1) : raw;
+}
+
+function csvFailure(error: unknown, line: number): ImportError {
+  if (error instanceof ImportError) return error;
+  if (error instanceof CsvError) {
+    switch (error.code) {
+      case 'CSV_QUOTE_NOT_CLOSED':
+        return new ImportError(
+          ErrorCodes.MALFORMED_FILE,
+          `a quoted field opened in the record starting at line ${line} ` +
+            'never closes (the file ends inside quotes)',
+          { cause: error, details: { line, csvCode: error.code } },
+        );
+      case 'CSV_MAX_RECORD_SIZE':
+        return new ImportError(
+          ErrorCodes.MALFORMED_FILE,
+          `the record starting at line ${line} is larger than the limit; ` +
+            'a quote that never closes is the usual cause',
+          { cause: error, details: { line, csvCode: error.code } },
+        );
+      default:
+        return new ImportError(
+          ErrorCodes.MALFORMED_FILE,
+          `the CSV cannot be read at the record starting at line ${line}: ${error.message}`,
+          { cause: error, details: { line, csvCode: error.code } },
+        );
+    }
+  }
+  return toImportError(error, ErrorCodes.INTERNAL);
+}

@@ -1,0 +1,81 @@
+import type { Readable } from 'node:stream';
+import { decodeToUtf8 } from './decode.js';
+import { openInput } from './decompress.js';
+
+/**
+ * Turns the stored bytes of a JSON or XML document into text for the
+ * parsers that read text: gzip is inflated (openInput), the bytes are
+ * decoded and validated (decodeToUtf8: the BOM first, then the declared
+ * encoding, then detection), and the UTF-8 result becomes strings.
+ *
+ * A document may name its own encoding (the XML declaration): `sniff`
+ * reads it from the first bytes and it counts as declared, unless the
+ * import declared one already.
+ */
+
+export interface DocumentTextOptions {
+  /** The encoding the import declares; a BOM still wins over it. */
+  encoding?: string;
+  /** Names the encoding the document's first bytes declare, if any. */
+  sniff?: (head: Buffer) => string | undefined;
+}
+
+export interface DocumentText {
+  /** The text, in chunks; iterate once. */
+  chunks: AsyncIterable<string>;
+  /** The encoding in use; known once the first chunk is out. */
+  encoding(): string | undefined;
+  /** Bytes of the input, as stored (compressed), consumed so far. */
+  bytesRead(): number;
+}
+
+// Enough for a BOM and an XML declaration with its encoding.
+const HEAD_BYTES = 512;
+
+export function documentText(
+  input: Readable,
+  options: DocumentTextOptions = {},
+): DocumentText {
+  const opened = openInput(input);
+  let encoding: (() => string | undefined) | undefined;
+
+  async function* chunks(): AsyncGenerator<string> {
+    const source = opened.stream[
+      Symbol.asyncIterator
+    ]() as AsyncIterator<Buffer>;
+
+    // The first bytes, for the document's own declaration of encoding.
+    const head: Buffer[] = [];
+    let headLength = 0;
+    while (options.sniff && headLength < HEAD_BYTES) {
+      const next = await source.next();
+      if (next.done) break;
+      head.push(next.value);
+      headLength += next.value.length;
+    }
+    const declared = options.encoding ?? options.sniff?.(Buffer.concat(head));
+
+    async function* replay(): AsyncGenerator<Buffer> {
+      yield* head;
+      for (;;) {
+        const next = await source.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+
+    const decoded = decodeToUtf8(replay(), {
+      ...(declared !== undefined && { encoding: declared }),
+    });
+    encoding = () => decoded.encoding();
+    // decodeToUtf8 yields whole characters only, so each chunk converts
+    // to a string on its own.
+    for await (const bytes of decoded.chunks) yield bytes.toString('utf8');
+  }
+
+  return {
+    chunks: { [Symbol.asyncIterator]: chunks },
+    encoding: () => encoding?.(),
+    bytesRead: () => opened.bytesRead(),
+  };
+}

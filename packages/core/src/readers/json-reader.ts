@@ -1,0 +1,575 @@
+import type { Readable } from 'node:stream';
+import { jsonParser, type Token } from 'stream-json/core/parser.js';
+import type {
+  ColumnDefinition,
+  ImportDefinition,
+} from '../definitions/import-definition.js';
+import { parseJsonPath, valueAtJsonPath } from '../definitions/record-paths.js';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import type { RecordPosition } from '../ports/error-log.js';
+import { documentText } from './document-text.js';
+import {
+  childrenOf,
+  derivedValue,
+  parentRejectedIssue,
+  problemIssue,
+  RecordCounter,
+  RecordProblem,
+  stripPrefix,
+  toProblem,
+  type ParentContext,
+} from './nested-records.js';
+import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
+
+/**
+ * Reads JSON documents as a stream of records: a top-level array, an array
+ * at `records.jsonPath` inside an object, or newline-delimited JSON. Only
+ * one record is assembled at a time, so memory does not grow with the
+ * file.
+ *
+ * Values keep the text they were written with: stream-json's tokenizer
+ * hands numbers over as their source digits, and they stay strings here
+ * (`12345678901234567890`, `0.30000000000000004`, `1e5`). Booleans become
+ * `'true'`/`'false'`, null stays null and a missing field is undefined.
+ * An object or array bound for a jsonb column is written back as JSON
+ * text (re-serialized: numbers keep their digits, whitespace does not
+ * survive); bound for any other column it rejects the record.
+ */
+
+export interface JsonReaderOptions {
+  definition: ImportDefinition;
+  /** The declared encoding; JSON is otherwise UTF-8 or UTF-16 by BOM. */
+  encoding?: string;
+  format: 'json' | 'ndjson';
+}
+
+/** A JSON number, kept as the digits it was written with. */
+class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+type JsonValue =
+  | string
+  | boolean
+  | null
+  | JsonNumber
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+type JsonContainer = JsonValue[] | { [key: string]: JsonValue };
+
+// Long lines (minified JSON) are fed in slices of at most this many
+// characters, so a line count stays exact and no slice grows unbounded.
+const MAX_SLICE = 64 * 1024;
+
+export function createJsonReader(
+  input: Readable,
+  options: JsonReaderOptions,
+): RecordReader {
+  const { definition, format } = options;
+  const recordsPath = definition.records?.jsonPath;
+  if (format === 'ndjson' && recordsPath !== undefined) {
+    throw new ImportError(
+      ErrorCodes.UNSUPPORTED_FORMAT,
+      `entity "${definition.entity}" reads its records at "${recordsPath}", ` +
+        'which newline-delimited JSON cannot have',
+    );
+  }
+
+  const text = documentText(input, {
+    ...(options.encoding !== undefined && { encoding: options.encoding }),
+  });
+  const mapper = createRecordMapper(definition);
+  let started = false;
+
+  async function* items(): AsyncGenerator<ReadItem> {
+    if (started) throw new Error('a record reader can be iterated once');
+    started = true;
+
+    const walker = new DocumentWalker({
+      format,
+      recordsPath: recordsPath === undefined ? [] : parseJsonPath(recordsPath),
+      onRecord: (value, index, line) => mapper(value, index, line),
+    });
+
+    // Records read before a failure still go out; the failure follows
+    // them, and the engine then fails the whole import.
+    for await (const chunk of text.chunks) {
+      const failure = walker.write(chunk);
+      yield* walker.take();
+      if (failure) throw failure;
+    }
+    const failure = walker.end();
+    yield* walker.take();
+    if (failure) throw failure;
+  }
+
+  return {
+    items: () => ({ [Symbol.asyncIterator]: items }),
+    detected: () => {
+      const encoding = text.encoding();
+      return encoding === undefined ? {} : { encoding };
+    },
+    bytesRead: () => text.bytesRead(),
+  };
+}
+
+interface OuterFrame {
+  kind: 'object' | 'array';
+  /** Objects: the key of the value being read. */
+  key: string | undefined;
+  /** Arrays: how many elements have started. */
+  count: number;
+}
+
+interface WalkerOptions {
+  format: 'json' | 'ndjson';
+  recordsPath: string[];
+  onRecord: (value: JsonValue, index: number, line: number) => ReadItem[];
+}
+
+/**
+ * Walks the tokens of the document. States: outside the records (only
+ * the containers on the way are tracked, to find the records' array),
+ * and inside one record (its value is assembled). Text is fed line by
+ * line so a failure names its line.
+ */
+class DocumentWalker {
+  private readonly tokenize;
+  private readonly outer: OuterFrame[] = [];
+  private readonly assembly: JsonContainer[] = [];
+  private readonly keys: Array<string | undefined> = [];
+  private readonly output: ReadItem[] = [];
+  /** Index in `outer` of the array whose elements are records, or -1. */
+  private recordArray = -1;
+  private recordsFound = false;
+  private recordIndex = 0;
+  private recordLine = 0;
+  private line = 1;
+  private sawText = false;
+
+  constructor(private readonly options: WalkerOptions) {
+    this.tokenize = jsonParser({
+      packValues: true,
+      streamValues: false,
+      jsonStreaming: options.format === 'ndjson',
+    });
+  }
+
+  /** Feeds text; returns the failure that stopped the document, if any. */
+  write(text: string): ImportError | undefined {
+    try {
+      let start = 0;
+      while (start < text.length) {
+        const newline = text.indexOf('\n', start);
+        const end =
+          newline < 0 || newline - start >= MAX_SLICE
+            ? Math.min(text.length, start + MAX_SLICE)
+            : newline + 1;
+        this.feed(text.slice(start, end));
+        if (text.charCodeAt(end - 1) === 10) this.line += 1;
+        start = end;
+      }
+      return undefined;
+    } catch (error) {
+      if (error instanceof ImportError) return error;
+      throw error;
+    }
+  }
+
+  end(): ImportError | undefined {
+    if (!this.sawText) {
+      return new ImportError(ErrorCodes.EMPTY_FILE, 'the document is empty');
+    }
+    try {
+      this.feed(undefined);
+    } catch (error) {
+      if (error instanceof ImportError) return error;
+      throw error;
+    }
+    if (this.options.format === 'json' && !this.recordsFound) {
+      const where = this.options.recordsPath.join('.');
+      return new ImportError(
+        ErrorCodes.MALFORMED_FILE,
+        where === ''
+          ? 'the document holds no array of records'
+          : `the document has no array at "${where}"`,
+        { details: { line: this.line } },
+      );
+    }
+    return undefined;
+  }
+
+  take(): ReadItem[] {
+    return this.output.splice(0, this.output.length);
+  }
+
+  private feed(slice: string | undefined): void {
+    if (!this.sawText && slice !== undefined) this.sawText = /\S/.test(slice);
+    let tokens: Token[];
+    try {
+      const result =
+        slice === undefined ? this.tokenize(none()) : this.tokenize(slice);
+      tokens = tokensOf(result);
+    } catch (error) {
+      throw this.malformed(error);
+    }
+    for (const token of tokens) this.onToken(token);
+  }
+
+  private malformed(error: unknown): ImportError {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new ImportError(
+      ErrorCodes.MALFORMED_FILE,
+      `malformed JSON at line ${this.line}, after ${this.recordIndex} ` +
+        `record(s): ${reason}`,
+      {
+        cause: error,
+        details: { line: this.line, recordsBefore: this.recordIndex },
+      },
+    );
+  }
+
+  private onToken(token: Token): void {
+    if (this.assembly.length > 0) {
+      this.assemble(token);
+      return;
+    }
+
+    switch (token.name) {
+      case 'keyValue': {
+        const frame = this.outer.at(-1);
+        if (frame) frame.key = token.value;
+        return;
+      }
+      case 'endObject':
+      case 'endArray':
+        if (this.outer.length - 1 === this.recordArray) this.recordArray = -1;
+        this.outer.pop();
+        return;
+      case 'startObject':
+      case 'startArray':
+      case 'stringValue':
+      case 'numberValue':
+      case 'nullValue':
+      case 'trueValue':
+      case 'falseValue':
+        this.onOuterValue(token);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A value starts outside any record: a record, the array, or neither. */
+  private onOuterValue(token: Token): void {
+    const parent = this.outer.at(-1);
+    if (parent?.kind === 'array') parent.count += 1;
+
+    const isRecord =
+      this.options.format === 'ndjson'
+        ? this.outer.length === 0
+        : parent !== undefined && this.outer.length - 1 === this.recordArray;
+    if (isRecord) {
+      this.recordLine = this.line;
+      this.assemble(token);
+      return;
+    }
+
+    if (this.options.format === 'json' && this.atRecordsPath()) {
+      if (token.name === 'startArray') {
+        this.recordsFound = true;
+        this.outer.push({ kind: 'array', key: undefined, count: 0 });
+        this.recordArray = this.outer.length - 1;
+        return;
+      }
+      if (token.name === 'nullValue' && this.options.recordsPath.length > 0) {
+        this.recordsFound = true;
+        return;
+      }
+      const where = this.options.recordsPath.join('.') || 'the top level';
+      throw new ImportError(
+        ErrorCodes.MALFORMED_FILE,
+        `expected an array of records at ${where} (line ${this.line})`,
+        { details: { line: this.line } },
+      );
+    }
+
+    if (token.name === 'startObject' || token.name === 'startArray') {
+      this.outer.push({
+        kind: token.name === 'startObject' ? 'object' : 'array',
+        key: undefined,
+        count: 0,
+      });
+    }
+  }
+
+  private atRecordsPath(): boolean {
+    const path = this.options.recordsPath;
+    if (this.outer.length !== path.length) return false;
+    return this.outer.every((frame, index) =>
+      frame.kind === 'object'
+        ? frame.key === path[index]
+        : String(frame.count - 1) === path[index],
+    );
+  }
+
+  /** Builds the current record's value, one token at a time. */
+  private assemble(token: Token): void {
+    let value: JsonValue;
+    switch (token.name) {
+      case 'startObject':
+        this.assembly.push(Object.create(null) as Record<string, JsonValue>);
+        this.keys.push(undefined);
+        return;
+      case 'startArray':
+        this.assembly.push([]);
+        this.keys.push(undefined);
+        return;
+      case 'keyValue':
+        this.keys[this.keys.length - 1] = token.value;
+        return;
+      case 'endObject':
+      case 'endArray':
+        this.keys.pop();
+        value = this.assembly.pop() as JsonContainer;
+        break;
+      case 'stringValue':
+        value = token.value;
+        break;
+      case 'numberValue':
+        value = new JsonNumber(token.value);
+        break;
+      case 'nullValue':
+        value = null;
+        break;
+      case 'trueValue':
+        value = true;
+        break;
+      case 'falseValue':
+        value = false;
+        break;
+      default:
+        return;
+    }
+
+    const container = this.assembly.at(-1);
+    if (container === undefined) {
+      this.completeRecord(value);
+    } else if (Array.isArray(container)) {
+      container.push(value);
+    } else {
+      // A null-prototype object: `__proto__` is an ordinary key here.
+      container[this.keys.at(-1) ?? ''] = value;
+    }
+  }
+
+  private completeRecord(value: JsonValue): void {
+    const index = this.recordIndex;
+    this.recordIndex += 1;
+    for (const item of this.options.onRecord(value, index, this.recordLine)) {
+      this.output.push(item);
+    }
+  }
+}
+
+// stream-json's flushable parser takes `none` to mean the end of input.
+const noneSymbol = Symbol.for('object-stream.none');
+function none(): string {
+  return noneSymbol as unknown as string;
+}
+
+function tokensOf(result: unknown): Token[] {
+  if (typeof result === 'object' && result !== null && 'values' in result) {
+    return (result as { values: Token[] }).values;
+  }
+  return [];
+}
+
+interface CompiledColumn {
+  column: ColumnDefinition;
+  /** The paths tried in order: the declared path, or the names. */
+  paths: string[][];
+}
+
+function compileColumns(definition: ImportDefinition): CompiledColumn[] {
+  return definition.columns.map((column) => ({
+    column,
+    paths:
+      column.path !== undefined
+        ? [parseJsonPath(column.path)]
+        : column.sources.map((source) => [source]),
+  }));
+}
+
+/**
+ * Maps one record (and its children) onto the definition's columns. The
+ * items come out in the order the engine wants them: the parent, then its
+ * children.
+ */
+function createRecordMapper(definition: ImportDefinition) {
+  const counter = new RecordCounter();
+  const basePath =
+    definition.records?.jsonPath === undefined
+      ? '$'
+      : `$.${definition.records.jsonPath}`;
+  const columns = compileColumns(definition);
+  const children = childrenOf(definition).map((child) => ({
+    child,
+    path: parseJsonPath(child.path),
+    columns: compileColumns(child),
+  }));
+
+  return (value: JsonValue, index: number, line: number): ReadItem[] => {
+    const path = `${basePath}[${index}]`;
+    const position: RecordPosition = {
+      recordNumber: counter.next(definition.entity),
+      line,
+      path,
+    };
+    const items: ReadItem[] = [];
+
+    let values: RawValue[] | undefined;
+    let problem: RecordProblem | undefined;
+    try {
+      values = mapValues(value, columns, undefined, 0);
+    } catch (error) {
+      problem = toProblem(error);
+      items.push(problemIssue(problem, position, undefined));
+    }
+    if (values) items.push({ kind: 'record', record: { position, values } });
+
+    for (const { child, path: childPath, columns: childColumns } of children) {
+      const list = isObject(value) ? valueAtJsonPath(value, childPath) : null;
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) {
+        if (values) {
+          // The parent was emitted; its children cannot be read, so the
+          // file does not say what it claims: reject the children's list.
+          items.push(
+            problemIssue(
+              new RecordProblem(
+                'invalid_children',
+                `"${child.path}" is not an array`,
+              ),
+              { ...position, path: `${path}.${child.path}` },
+              child.entity,
+            ),
+          );
+        }
+        continue;
+      }
+
+      const parent: ParentContext | undefined = values && {
+        definition,
+        values,
+      };
+      for (const [childIndex, element] of list.entries()) {
+        const childPosition: RecordPosition = {
+          recordNumber: counter.next(child.entity),
+          line,
+          path: `${path}.${child.path}[${childIndex}]`,
+        };
+        if (parent === undefined) {
+          items.push(parentRejectedIssue(childPosition, child.entity));
+          continue;
+        }
+        try {
+          const childValues = mapValues(
+            element as JsonValue,
+            childColumns,
+            parent,
+            childIndex + 1,
+          );
+          items.push({
+            kind: 'record',
+            record: {
+              position: childPosition,
+              values: childValues,
+              entity: child.entity,
+            },
+          });
+        } catch (error) {
+          items.push(
+            problemIssue(toProblem(error), childPosition, child.entity),
+          );
+        }
+      }
+    }
+    return items;
+  };
+}
+
+function mapValues(
+  value: JsonValue,
+  columns: readonly CompiledColumn[],
+  parent: ParentContext | undefined,
+  ordinal: number,
+): RawValue[] {
+  if (!isObject(value)) {
+    throw new RecordProblem(
+      'record_not_object',
+      `the record is ${describe(value)}, not an object`,
+    );
+  }
+  return columns.map(({ column, paths }) => {
+    const derived = derivedValue(column, parent, ordinal);
+    if (derived) return derived.value;
+    let found: unknown;
+    for (const path of paths) {
+      found = valueAtJsonPath(value, path);
+      if (found !== undefined) break;
+    }
+    return stripPrefix(
+      toRawValue(found as JsonValue | undefined, column),
+      column,
+    );
+  });
+}
+
+function toRawValue(
+  value: JsonValue | undefined,
+  column: ColumnDefinition,
+): RawValue {
+  if (value === undefined || value === null) return value;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof JsonNumber) return value.text;
+  if (column.type === 'jsonb') return toJsonText(value);
+  throw new RecordProblem(
+    'unexpected_structure',
+    `column "${column.name}" expects a single value, found ${describe(value)}`,
+    column.name,
+    toJsonText(value),
+  );
+}
+
+/** JSON text of a value, numbers written with their original digits. */
+function toJsonText(value: JsonValue): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof JsonNumber) return value.text;
+  if (Array.isArray(value)) return `[${value.map(toJsonText).join(',')}]`;
+  const members = Object.keys(value).map(
+    (key) => `${JSON.stringify(key)}:${toJsonText(value[key] as JsonValue)}`,
+  );
+  return `{${members.join(',')}}`;
+}
+
+function isObject(
+  value: JsonValue | undefined,
+): value is { [key: string]: JsonValue } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof JsonNumber)
+  );
+}
+
+function describe(value: JsonValue): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof JsonNumber) return 'a number';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}

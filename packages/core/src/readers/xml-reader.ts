@@ -1,0 +1,520 @@
+import type { Readable } from 'node:stream';
+import { SaxesParser, type SaxesTagNS } from 'saxes';
+import type {
+  ColumnDefinition,
+  ImportDefinition,
+} from '../definitions/import-definition.js';
+import {
+  parseXmlRecordPath,
+  parseXmlValuePath,
+  type XmlName,
+  type XmlValuePath,
+} from '../definitions/record-paths.js';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import type { RecordPosition } from '../ports/error-log.js';
+import { documentText } from './document-text.js';
+import {
+  childrenOf,
+  derivedValue,
+  parentRejectedIssue,
+  problemIssue,
+  RecordCounter,
+  RecordProblem,
+  stripPrefix,
+  toProblem,
+  type ParentContext,
+} from './nested-records.js';
+import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
+
+/**
+ * Reads XML documents as a stream of records. saxes tokenizes the
+ * document (namespace-aware, streaming); the elements above the records
+ * are kept as a stack of names and attributes, and each record element is
+ * collected into a small tree of its own, mapped, and dropped. Memory is
+ * one record deep, whatever the file's size. See the README, "XML".
+ *
+ * Text is taken as the document means it: entities and CDATA decoded once
+ * by saxes, never parsed as numbers. An element's text loses the
+ * whitespace around it (indentation), but not the whitespace inside a
+ * CDATA section; an empty element is null, `xsi:nil="true"` is null, and
+ * an absent one is undefined. Attribute values are kept as written.
+ *
+ * A DOCTYPE that declares entities or names an external DTD is refused
+ * with HOSTILE_XML before anything is expanded; saxes itself expands only
+ * the five predefined entities and character references.
+ */
+
+export interface XmlReaderOptions {
+  definition: ImportDefinition;
+  /** Overrides the encoding the XML declaration names; UTF-8 otherwise. */
+  encoding?: string;
+}
+
+const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
+
+/** An element: an ancestor of the records (attributes only) or in one. */
+interface XmlNode {
+  qname: string;
+  local: string;
+  uri: string;
+  attributes: Array<{ local: string; uri: string; value: string }>;
+  parent: XmlNode | undefined;
+  /** 1-based among the siblings of the same name. */
+  index: number;
+  line: number;
+  /** Collected inside records only. */
+  children: XmlNode[];
+  text: Array<{ value: string; cdata: boolean }>;
+  /** Children seen per name, for the next child's index. */
+  counts: Map<string, number> | undefined;
+}
+
+interface NameMatcher {
+  local: string;
+  /** Undefined: any namespace. */
+  uri: string | undefined;
+}
+
+export function createXmlReader(
+  input: Readable,
+  options: XmlReaderOptions,
+): RecordReader {
+  const { definition } = options;
+  const mapping = compileMapping(definition);
+  const text = documentText(input, {
+    ...(options.encoding !== undefined && { encoding: options.encoding }),
+    sniff: declaredEncoding,
+  });
+  let started = false;
+
+  async function* items(): AsyncGenerator<ReadItem> {
+    if (started) throw new Error('a record reader can be iterated once');
+    started = true;
+
+    const walker = new XmlWalker(mapping);
+    for await (const chunk of text.chunks) {
+      const failure = walker.write(chunk);
+      yield* walker.take();
+      if (failure) throw failure;
+    }
+    const failure = walker.end();
+    yield* walker.take();
+    if (failure) throw failure;
+  }
+
+  return {
+    items: () => ({ [Symbol.asyncIterator]: items }),
+    detected: () => {
+      const encoding = text.encoding();
+      return encoding === undefined ? {} : { encoding };
+    },
+    bytesRead: () => text.bytesRead(),
+  };
+}
+
+/** The encoding an XML declaration at the start of `head` names. */
+function declaredEncoding(head: Buffer): string | undefined {
+  const start = head.toString('latin1', 0, Math.min(head.length, 512));
+  const declaration =
+    /^<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(start);
+  return declaration?.[1];
+}
+
+/**
+ * Walks saxes events. States: outside the records, where each open
+ * element is a node on `stack` with its attributes only; and inside one
+ * record, where every element and text is kept under `record` until the
+ * record element closes and is mapped.
+ */
+class XmlWalker {
+  private readonly parser: SaxesParser<{ xmlns: true; position: true }>;
+  private readonly output: ReadItem[] = [];
+  private current: XmlNode | undefined;
+  private record: XmlNode | undefined;
+  private depth = 0;
+  private tagLine = 1;
+  private sawText = false;
+
+  constructor(private readonly mapping: CompiledMapping) {
+    this.parser = new SaxesParser({ xmlns: true, position: true });
+    this.parser.on('doctype', (doctype) => refuseHostileDoctype(doctype));
+    this.parser.on('opentagstart', () => {
+      this.tagLine = this.parser.line;
+    });
+    this.parser.on('opentag', (tag) => this.open(tag));
+    this.parser.on('closetag', () => this.close());
+    this.parser.on('text', (value) => this.addText(value, false));
+    this.parser.on('cdata', (value) => this.addText(value, true));
+  }
+
+  /** Feeds text; returns the failure that stopped the document, if any. */
+  write(text: string): ImportError | undefined {
+    if (!this.sawText) this.sawText = /\S/.test(text);
+    return this.guard(() => this.parser.write(text));
+  }
+
+  end(): ImportError | undefined {
+    if (!this.sawText) {
+      return new ImportError(ErrorCodes.EMPTY_FILE, 'the document is empty');
+    }
+    return this.guard(() => this.parser.close());
+  }
+
+  take(): ReadItem[] {
+    return this.output.splice(0, this.output.length);
+  }
+
+  private guard(step: () => unknown): ImportError | undefined {
+    try {
+      step();
+      return undefined;
+    } catch (error) {
+      if (error instanceof ImportError) return error;
+      const reason = error instanceof Error ? error.message : String(error);
+      return new ImportError(
+        ErrorCodes.MALFORMED_FILE,
+        `malformed XML at line ${this.parser.line}: ${reason}`,
+        {
+          cause: error,
+          details: {
+            line: this.parser.line,
+            column: this.parser.column + 1,
+          },
+        },
+      );
+    }
+  }
+
+  private open(tag: SaxesTagNS): void {
+    const parent = this.current;
+    const counts = parent ? (parent.counts ??= new Map()) : undefined;
+    const index = (counts?.get(tag.name) ?? 0) + 1;
+    counts?.set(tag.name, index);
+
+    const node: XmlNode = {
+      qname: tag.name,
+      local: tag.local,
+      uri: tag.uri,
+      attributes: Object.values(tag.attributes).map((attribute) => ({
+        local: attribute.local,
+        uri: attribute.uri,
+        value: attribute.value,
+      })),
+      parent,
+      index,
+      line: this.tagLine,
+      children: [],
+      text: [],
+      counts: undefined,
+    };
+    this.depth += 1;
+    this.current = node;
+
+    if (this.record) {
+      parent?.children.push(node);
+    } else if (this.mapping.isRecord(node, this.depth)) {
+      this.record = node;
+    }
+  }
+
+  private close(): void {
+    const node = this.current;
+    if (node === undefined) return;
+    if (node === this.record) {
+      for (const item of this.mapping.map(node)) this.output.push(item);
+      this.record = undefined;
+    }
+    this.current = node.parent;
+    this.depth -= 1;
+  }
+
+  private addText(value: string, cdata: boolean): void {
+    if (this.record && this.current) this.current.text.push({ value, cdata });
+  }
+}
+
+function refuseHostileDoctype(doctype: string): void {
+  const declaresEntities = /<!ENTITY/i.test(doctype);
+  const external = /^\s*\S+\s+(SYSTEM|PUBLIC)\b/i.test(doctype);
+  if (declaresEntities || external) {
+    throw new ImportError(
+      ErrorCodes.HOSTILE_XML,
+      declaresEntities
+        ? 'the document declares entities in its DOCTYPE; they are refused'
+        : 'the document names an external DTD; it is refused',
+      { details: { declaresEntities, external } },
+    );
+  }
+}
+
+interface CompiledColumn {
+  column: ColumnDefinition;
+  /** The paths tried in order: the declared path, or the names. */
+  paths: CompiledPath[];
+  /** The declared path is listed in `repeated`. */
+  repeated: boolean;
+}
+
+interface CompiledPath {
+  steps: Array<
+    | { kind: 'child'; name: NameMatcher }
+    | { kind: 'parent' }
+    | { kind: 'ancestor'; name: NameMatcher }
+  >;
+  attribute: NameMatcher | undefined;
+}
+
+interface CompiledMapping {
+  isRecord(node: XmlNode, depth: number): boolean;
+  map(record: XmlNode): ReadItem[];
+}
+
+function compileMapping(definition: ImportDefinition): CompiledMapping {
+  const namespaces = definition.namespaces ?? {};
+  const matcher = (name: XmlName): NameMatcher => {
+    if (name.prefix === undefined) return { local: name.local, uri: undefined };
+    const uri = namespaces[name.prefix];
+    if (uri === undefined) {
+      throw new ImportError(
+        ErrorCodes.INVALID_DEFINITION,
+        `entity "${definition.entity}": the prefix "${name.prefix}" is not ` +
+          'declared in namespaces',
+      );
+    }
+    return { local: name.local, uri };
+  };
+  const compilePath = (path: XmlValuePath): CompiledPath => ({
+    steps: path.steps.map((step) =>
+      step.kind === 'parent'
+        ? step
+        : { kind: step.kind, name: matcher(step.name) },
+    ),
+    attribute: path.attribute && matcher(path.attribute),
+  });
+  const compileColumns = (target: ImportDefinition): CompiledColumn[] => {
+    const repeated = new Set(target.repeated ?? []);
+    return target.columns.map((column) => ({
+      column,
+      paths:
+        column.path !== undefined
+          ? [compilePath(parseXmlValuePath(column.path))]
+          : column.sources.map((source) => ({
+              steps: [
+                { kind: 'child', name: { local: source, uri: undefined } },
+              ],
+              attribute: undefined,
+            })),
+      repeated: column.path !== undefined && repeated.has(column.path),
+    }));
+  };
+
+  const recordPath =
+    definition.records?.xmlPath === undefined
+      ? undefined
+      : parseXmlRecordPath(definition.records.xmlPath);
+  const recordSteps = recordPath?.steps.map(matcher);
+  const columns = compileColumns(definition);
+  const children = childrenOf(definition).map((child) => ({
+    child,
+    path: compilePath(parseXmlValuePath(child.path)),
+    columns: compileColumns(child),
+  }));
+  const counter = new RecordCounter();
+
+  const isRecord = (node: XmlNode, depth: number): boolean => {
+    // Without a declared path, the children of the root are the records.
+    if (recordSteps === undefined || recordPath === undefined) {
+      return depth === 2;
+    }
+    if (
+      recordPath.anywhere
+        ? depth < recordSteps.length
+        : depth !== recordSteps.length
+    ) {
+      return false;
+    }
+    let cursor: XmlNode | undefined = node;
+    for (let step = recordSteps.length - 1; step >= 0; step -= 1) {
+      if (!cursor || !matches(cursor, recordSteps[step] as NameMatcher)) {
+        return false;
+      }
+      cursor = cursor.parent;
+    }
+    return true;
+  };
+
+  const map = (record: XmlNode): ReadItem[] => {
+    const position: RecordPosition = {
+      recordNumber: counter.next(definition.entity),
+      line: record.line,
+      path: pathOf(record),
+    };
+    const items: ReadItem[] = [];
+
+    let values: RawValue[] | undefined;
+    try {
+      values = mapValues(record, columns, undefined, 0);
+      items.push({ kind: 'record', record: { position, values } });
+    } catch (error) {
+      items.push(problemIssue(toProblem(error), position, undefined));
+    }
+
+    const parent: ParentContext | undefined = values && { definition, values };
+    for (const { child, path, columns: childColumns } of children) {
+      // A child path is a list whether it matches once, many times or
+      // never: an empty container yields no children and no issue.
+      const elements = select(record, path).filter(
+        (found): found is XmlNode => typeof found !== 'string',
+      );
+      for (const [offset, element] of elements.entries()) {
+        const childPosition: RecordPosition = {
+          recordNumber: counter.next(child.entity),
+          line: element.line,
+          path: pathOf(element, record),
+        };
+        if (parent === undefined) {
+          items.push(parentRejectedIssue(childPosition, child.entity));
+          continue;
+        }
+        try {
+          items.push({
+            kind: 'record',
+            record: {
+              position: childPosition,
+              values: mapValues(element, childColumns, parent, offset + 1),
+              entity: child.entity,
+            },
+          });
+        } catch (error) {
+          items.push(
+            problemIssue(toProblem(error), childPosition, child.entity),
+          );
+        }
+      }
+    }
+    return items;
+  };
+
+  return { isRecord, map };
+}
+
+function mapValues(
+  element: XmlNode,
+  columns: readonly CompiledColumn[],
+  parent: ParentContext | undefined,
+  ordinal: number,
+): RawValue[] {
+  return columns.map(({ column, paths, repeated }) => {
+    const derived = derivedValue(column, parent, ordinal);
+    if (derived) return derived.value;
+
+    let found: Array<XmlNode | string> = [];
+    for (const path of paths) {
+      found = select(element, path);
+      if (found.length > 0) break;
+    }
+    if (repeated && column.type === 'jsonb') {
+      return JSON.stringify(found.map((item) => valueOf(item)));
+    }
+    if (found.length > 1) {
+      throw new RecordProblem(
+        'repeated_element',
+        `column "${column.name}" matches ${found.length} elements; a path ` +
+          'that repeats must be declared in `repeated` and read as jsonb',
+        column.name,
+      );
+    }
+    const [first] = found;
+    return stripPrefix(
+      first === undefined ? undefined : valueOf(first),
+      column,
+    );
+  });
+}
+
+/** Evaluates a path from `start`: the elements, or attribute values, found. */
+function select(start: XmlNode, path: CompiledPath): Array<XmlNode | string> {
+  let nodes: XmlNode[] = [start];
+  for (const step of path.steps) {
+    const next: XmlNode[] = [];
+    for (const node of nodes) {
+      if (step.kind === 'parent') {
+        if (node.parent) next.push(node.parent);
+      } else if (step.kind === 'ancestor') {
+        let cursor = node.parent;
+        while (cursor && !matches(cursor, step.name)) cursor = cursor.parent;
+        if (cursor) next.push(cursor);
+      } else {
+        for (const child of node.children) {
+          if (matches(child, step.name)) next.push(child);
+        }
+      }
+    }
+    nodes = next;
+  }
+
+  const attribute = path.attribute;
+  if (attribute === undefined) return nodes;
+  return nodes.flatMap((node) =>
+    node.attributes
+      .filter(
+        (candidate) =>
+          candidate.local === attribute.local &&
+          (attribute.uri === undefined
+            ? candidate.uri === ''
+            : candidate.uri === attribute.uri),
+      )
+      .map((candidate) => candidate.value),
+  );
+}
+
+function matches(node: XmlNode, name: NameMatcher): boolean {
+  return (
+    node.local === name.local &&
+    (name.uri === undefined || node.uri === name.uri)
+  );
+}
+
+/**
+ * The value of an attribute, or an element's text: the whitespace at its
+ * edges outside CDATA removed; null when nothing is left and no CDATA
+ * section was there, or when it says `xsi:nil="true"`.
+ */
+function valueOf(found: XmlNode | string): string | null {
+  if (typeof found === 'string') return found;
+  const nil = found.attributes.find(
+    (attribute) => attribute.uri === XSI && attribute.local === 'nil',
+  );
+  if (nil && (nil.value.trim() === 'true' || nil.value.trim() === '1')) {
+    return null;
+  }
+
+  const parts = found.text.map((part) => ({ ...part }));
+  for (const part of parts) {
+    if (part.cdata) break;
+    part.value = part.value.trimStart();
+    if (part.value !== '') break;
+  }
+  for (let index = parts.length - 1; index >= 0; index -= 1) {
+    const part = parts[index] as { value: string; cdata: boolean };
+    if (part.cdata) break;
+    part.value = part.value.trimEnd();
+    if (part.value !== '') break;
+  }
+  const text = parts.map((part) => part.value).join('');
+  return text === '' && !parts.some((part) => part.cdata) ? null : text;
+}
+
+/**
+ * `/Orders/Order[2]/Lines/Line[1]`: every step by its name as written,
+ * with its index among same-named siblings where it is not the first; the
+ * element itself and its record always carry theirs.
+ */
+function pathOf(node: XmlNode, record: XmlNode = node): string {
+  const steps: string[] = [];
+  for (let cursor: XmlNode | undefined = node; cursor; cursor = cursor.parent) {
+    const indexed = cursor === node || cursor === record || cursor.index > 1;
+    steps.push(indexed ? `${cursor.qname}[${cursor.index}]` : cursor.qname);
+  }
+  return `/${steps.reverse().join('/')}`;
+}
