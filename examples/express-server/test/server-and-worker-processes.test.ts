@@ -55,8 +55,10 @@ beforeAll(async () => {
     ERP_IMPORT_MAX_UPLOAD_BYTES: String(1024 * 1024),
     LOG_LEVEL: 'warn',
   };
+  // TODO: start both at once when adapter-pg's first start on an empty
+  // database survives a second process starting with it (pg-boss's
+  // CREATE SCHEMA races today); the server goes first until then.
   server = start('express-server', env);
-  worker = start('worker', env);
 
   // Started once it answers; a process that died says why.
   for (;;) {
@@ -70,9 +72,11 @@ beforeAll(async () => {
     if (ok) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  worker = start('worker', env);
 });
 
 afterAll(async () => {
+  if (process.env.DEBUG_EXAMPLE_OUTPUT) console.log(output.join(''));
   if (server) await stop(server);
   if (worker) await stop(worker);
 });

@@ -1,8 +1,4 @@
-import {
-  silentLogger,
-  type ErrorLog,
-  type Logger,
-} from '@erp-import/core';
+import { silentLogger, type ErrorLog, type Logger } from '@erp-import/core';
 import { migrate } from './migrate.js';
 import { createPgErrorLog } from './pg-error-log.js';
 import { createPgFileStore, type PgFileStore } from './pg-file-store.js';

@@ -13,10 +13,7 @@ export { createPgQueue } from './pg-queue.js';
 export type { PgQueue, PgQueueOptions } from './pg-queue.js';
 
 export { createPgStatusStore } from './pg-status-store.js';
-export type {
-  PgStatusStore,
-  PgStatusStoreOptions,
-} from './pg-status-store.js';
+export type { PgStatusStore, PgStatusStoreOptions } from './pg-status-store.js';
 
 export { createPgErrorLog } from './pg-error-log.js';
 export type { PgErrorLogOptions } from './pg-error-log.js';

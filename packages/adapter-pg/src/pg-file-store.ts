@@ -123,7 +123,12 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
       }
 
       try {
-        const stored = await writeChunks(fileId, key, body, putOptions.maxBytes);
+        const stored = await writeChunks(
+          fileId,
+          key,
+          body,
+          putOptions.maxBytes,
+        );
         await inTransaction(pool, async (client) => {
           await client.query(sql.dropCompleteKey, [key]);
           await client.query(sql.complete, [

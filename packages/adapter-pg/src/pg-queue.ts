@@ -71,7 +71,10 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
     component: 'pg-queue',
   });
 
-  const expireSeconds = Math.max(1, Math.ceil(options.redeliveryAfterSeconds ?? 60));
+  const expireSeconds = Math.max(
+    1,
+    Math.ceil(options.redeliveryAfterSeconds ?? 60),
+  );
   const pollSeconds = Math.max(0.5, options.pollIntervalSeconds ?? 2);
   const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3));
   // pg-boss lets one instance in the whole cluster run maintenance per
@@ -165,7 +168,11 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
 
     const renew = async () => {
       try {
-        const { rows } = await pool.query(sql.renew, [queueName, row.id, lease]);
+        const { rows } = await pool.query(sql.renew, [
+          queueName,
+          row.id,
+          lease,
+        ]);
         const renewed = rows[0] as { lease: string } | undefined;
         if (renewed) {
           lease = renewed.lease;
@@ -262,12 +269,16 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
       }
       let id: string | null;
       try {
-        id = await boss.send(queueName, { ...job }, {
-          singletonKey: job.orderingKey,
-          retryLimit: maxAttempts - 1,
-          retryDelay: 0,
-          expireInSeconds: expireSeconds,
-        });
+        id = await boss.send(
+          queueName,
+          { ...job },
+          {
+            singletonKey: job.orderingKey,
+            retryLimit: maxAttempts - 1,
+            retryDelay: 0,
+            expireInSeconds: expireSeconds,
+          },
+        );
       } catch (error) {
         throw toImportError(error, ErrorCodes.QUEUE_ERROR);
       }
@@ -284,7 +295,10 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
       }
     },
 
-    async consume(handler, consumeOptions: ConsumeOptions): Promise<QueueConsumer> {
+    async consume(
+      handler,
+      consumeOptions: ConsumeOptions,
+    ): Promise<QueueConsumer> {
       if (closed) {
         throw new ImportError(ErrorCodes.QUEUE_ERROR, 'the queue is closed');
       }
@@ -320,7 +334,7 @@ function bossDatabase(pool: PgPool) {
   return {
     async executeSql(text: string, values?: unknown[]) {
       if (values !== undefined && values.length > 0) {
-        return (await pool.query(text, values));
+        return await pool.query(text, values);
       }
       return inTransactionText(pool, text);
     },
@@ -346,7 +360,7 @@ async function inTransactionText(pool: PgPool, text: string) {
 function clientDatabase(client: PgQueryable) {
   return {
     async executeSql(text: string, values?: unknown[]) {
-      return (await client.query(text, values));
+      return await client.query(text, values);
     },
   };
 }

@@ -96,8 +96,9 @@ export function createPgStatusStore(
     from: readonly ImportState[],
     patch: ImportTransition,
   ): Promise<ImportRecord | undefined> {
-    const setsNullable = (['failure', 'startedAt', 'finishedAt'] as const)
-      .filter((field) => patch[field] !== undefined);
+    const setsNullable = (
+      ['failure', 'startedAt', 'finishedAt'] as const
+    ).filter((field) => patch[field] !== undefined);
     const rows = await run(on, sql.transition, [
       id,
       [...from],

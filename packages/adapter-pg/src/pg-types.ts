@@ -37,9 +37,7 @@ export async function inTransaction<T>(
     await client.query('ROLLBACK').then(
       () => client.release(),
       (rollbackError: unknown) =>
-        client.release(
-          rollbackError instanceof Error ? rollbackError : true,
-        ),
+        client.release(rollbackError instanceof Error ? rollbackError : true),
     );
     throw error;
   }

@@ -26,7 +26,10 @@ afterAll(async () => {
 
 async function importWithFile(overrides: Partial<ImportRecord>) {
   const record = sampleImportRecord(overrides);
-  await adapters.fileStore.put(record.fileKey, Readable.from([Buffer.from('x')]));
+  await adapters.fileStore.put(
+    record.fileKey,
+    Readable.from([Buffer.from('x')]),
+  );
   await adapters.statusStore.create(record);
   await adapters.errorLog.append(record.id, [
     {
@@ -49,7 +52,11 @@ describe('file retention', () => {
   it('deletes the files of imports that ended before the cut, keeping records and errors', async () => {
     const old = await Promise.all(
       (['completed', 'failed', 'cancelled'] as const).map((state) =>
-        importWithFile({ state, createdAt: hoursAgo(5), finishedAt: hoursAgo(3) }),
+        importWithFile({
+          state,
+          createdAt: hoursAgo(5),
+          finishedAt: hoursAgo(3),
+        }),
       ),
     );
     const recent = await importWithFile({
@@ -61,7 +68,10 @@ describe('file retention', () => {
       state: 'processing',
       createdAt: hoursAgo(5),
     });
-    const waiting = await importWithFile({ state: 'queued', createdAt: hoursAgo(5) });
+    const waiting = await importWithFile({
+      state: 'queued',
+      createdAt: hoursAgo(5),
+    });
 
     const deleted = await adapters.fileStore.deleteFilesOlderThan(3_600_000);
 

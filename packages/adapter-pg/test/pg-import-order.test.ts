@@ -121,8 +121,9 @@ describe('imports of one tenant and entity', () => {
       `SELECT import_id FROM erp_import.applied_imports
        ORDER BY applied_at, import_id`,
     );
-    expect(ledger.rows.map((row) => (row as { import_id: string }).import_id))
-      .toEqual(enqueued);
+    expect(
+      ledger.rows.map((row) => (row as { import_id: string }).import_id),
+    ).toEqual(enqueued);
     for (let index = 1; index < records.length; index += 1) {
       const before = records[index - 1]!;
       const after = records[index]!;

@@ -9,10 +9,7 @@ const database = useTestDatabase('adapter_pg_migrations');
 let pools: pg.Pool[];
 
 beforeAll(() => {
-  pools = Array.from(
-    { length: 4 },
-    () => createTestPool(database.url, 2),
-  );
+  pools = Array.from({ length: 4 }, () => createTestPool(database.url, 2));
 });
 
 afterAll(async () => {
@@ -51,9 +48,18 @@ describe('migrate', () => {
        WHERE table_schema IN ('erp_import', 'erp_race')
        ORDER BY 1, 2`,
     );
-    const tables = ['file_chunks', 'files', 'import_errors', 'imports', 'migrations'];
+    const tables = [
+      'file_chunks',
+      'files',
+      'import_errors',
+      'imports',
+      'migrations',
+    ];
     expect(rows).toEqual([
-      ...tables.map((table_name) => ({ table_schema: 'erp_import', table_name })),
+      ...tables.map((table_name) => ({
+        table_schema: 'erp_import',
+        table_name,
+      })),
       ...tables.map((table_name) => ({ table_schema: 'erp_race', table_name })),
     ]);
   });

@@ -14,8 +14,11 @@ const workerScript = fileURLToPath(
 );
 
 let pool: pg.Pool;
-const open: { queues: PgQueue[]; consumers: QueueConsumer[]; children: ChildWorker[] } =
-  { queues: [], consumers: [], children: [] };
+const open: {
+  queues: PgQueue[];
+  consumers: QueueConsumer[];
+  children: ChildWorker[];
+} = { queues: [], consumers: [], children: [] };
 
 beforeAll(async () => {
   pool = createTestPool(database.url, 10);
@@ -86,7 +89,8 @@ describe('the PostgreSQL queue when workers die or run long', () => {
     open.consumers.push(
       await queue.consume(
         async (delivered, context) => {
-          if (delivered.importId === job.importId) attempts.push(context.attempt);
+          if (delivered.importId === job.importId)
+            attempts.push(context.attempt);
         },
         { concurrency: 1 },
       ),

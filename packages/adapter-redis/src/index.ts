@@ -1,9 +1,6 @@
 // The public API of @erp-import/adapter-redis: an explicit list.
 
-export {
-  createRedisAdapters,
-  redisQueueFromEnv,
-} from './redis-adapters.js';
+export { createRedisAdapters, redisQueueFromEnv } from './redis-adapters.js';
 export type {
   RedisAdapters,
   RedisAdaptersOptions,

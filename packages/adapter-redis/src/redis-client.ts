@@ -1,10 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import {
-  ErrorCodes,
-  ImportError,
-  type ErrorCode,
-} from '@erp-import/core';
+import { ErrorCodes, ImportError, type ErrorCode } from '@erp-import/core';
 
 /**
  * The one member of an ioredis client the status store and the error log
@@ -70,7 +66,7 @@ function connectionOptionsOf(options: object): Record<string, unknown> {
   if (typeof copy.keyPrefix === 'string' && copy.keyPrefix !== '') {
     throw new ImportError(
       ErrorCodes.INVALID_REQUEST,
-      'the Redis client has a keyPrefix; use the adapters\' prefix option instead',
+      "the Redis client has a keyPrefix; use the adapters' prefix option instead",
     );
   }
   // BullMQ sets these itself for the connections it opens.
@@ -128,9 +124,13 @@ export async function redisCall<T>(
     return await run();
   } catch (error) {
     if (error instanceof ImportError) throw error;
-    throw new ImportError(code, `Redis failed to ${what}: ${messageOf(error)}`, {
-      cause: error,
-    });
+    throw new ImportError(
+      code,
+      `Redis failed to ${what}: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

@@ -103,7 +103,12 @@ export function createRedisErrorLog(options: RedisErrorLogOptions): ErrorLog {
         args.push(entry.severity, JSON.stringify(entry));
       }
       await redisCall(ErrorCodes.STORE_ERROR, 'append to the error log', () =>
-        runScript(client, appendScript, [keys.error, keys.warning, keys.seq], args),
+        runScript(
+          client,
+          appendScript,
+          [keys.error, keys.warning, keys.seq],
+          args,
+        ),
       );
     },
 

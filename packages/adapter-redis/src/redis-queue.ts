@@ -197,8 +197,7 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
     )) as string[];
     for (const orderingKey of orderingKeys) {
       const head = (await client.call('GET', keys.head(orderingKey))) as
-        | string
-        | null;
+        string | null;
       if (head === null) {
         await handOn(orderingKey, '');
         continue;
@@ -209,7 +208,10 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
         logger.warn({ orderingKey, jobId }, 're-adding a lost head job');
         await addToBull(head);
       } else if (state === 'completed' || state === 'failed') {
-        logger.warn({ orderingKey, jobId, state }, 'handing on a finished head');
+        logger.warn(
+          { orderingKey, jobId, state },
+          'handing on a finished head',
+        );
         await handOn(orderingKey, jobId);
       }
     }
@@ -289,7 +291,10 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
 
     async enqueue(job) {
       if (closed) {
-        throw new ImportError(ErrorCodes.QUEUE_ERROR, 'the Redis queue is closed');
+        throw new ImportError(
+          ErrorCodes.QUEUE_ERROR,
+          'the Redis queue is closed',
+        );
       }
       const entry: QueueEntry = {
         importId: job.importId,
@@ -315,7 +320,10 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
 
     async consume(handler, consumeOptions) {
       if (closed) {
-        throw new ImportError(ErrorCodes.QUEUE_ERROR, 'the Redis queue is closed');
+        throw new ImportError(
+          ErrorCodes.QUEUE_ERROR,
+          'the Redis queue is closed',
+        );
       }
       const running = new Map<string, RunningJob>();
       const worker = new Worker<QueueEntry>(
@@ -376,7 +384,10 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
         for (const run of running.values()) {
           run.takenBack = 'shutdown';
           run.controller.abort(
-            new ImportError(ErrorCodes.CANCELLED, 'the worker is shutting down'),
+            new ImportError(
+              ErrorCodes.CANCELLED,
+              'the worker is shutting down',
+            ),
           );
         }
         await worker.close();

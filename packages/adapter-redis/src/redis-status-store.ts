@@ -162,8 +162,13 @@ export function createRedisStatusStore(
       )) as (string | null)[][];
       members.forEach((member, i) => {
         const [record, progress, state] = rows[i] ?? [];
-        const assembled = assemble(record ?? null, progress ?? null, state ?? null);
-        if (assembled && matches(assembled)) found.push({ member, record: assembled });
+        const assembled = assemble(
+          record ?? null,
+          progress ?? null,
+          state ?? null,
+        );
+        if (assembled && matches(assembled))
+          found.push({ member, record: assembled });
       });
 
       upper = `(${members.at(-1)}`;
@@ -216,7 +221,8 @@ export function createRedisStatusStore(
           ),
       )) as [number, string];
 
-      if (outcome === 1) return { record: structuredClone(record), created: true };
+      if (outcome === 1)
+        return { record: structuredClone(record), created: true };
       if (outcome === -1) {
         throw new ImportError(
           ErrorCodes.STORE_ERROR,
@@ -245,14 +251,18 @@ export function createRedisStatusStore(
     },
 
     async getByIdempotencyKey(tenant, idempotencyKey) {
-      return redisCall(ErrorCodes.STORE_ERROR, 'read an import record', async () => {
-        const id = (await client.call(
-          'GET',
-          idempotencyKeyOf(tenant, idempotencyKey),
-        )) as string | null;
-        const record = id === null ? undefined : await readRecord(id);
-        return record && record.tenant === tenant ? record : undefined;
-      });
+      return redisCall(
+        ErrorCodes.STORE_ERROR,
+        'read an import record',
+        async () => {
+          const id = (await client.call(
+            'GET',
+            idempotencyKeyOf(tenant, idempotencyKey),
+          )) as string | null;
+          const record = id === null ? undefined : await readRecord(id);
+          return record && record.tenant === tenant ? record : undefined;
+        },
+      );
     },
 
     async getById(id) {
@@ -357,9 +367,12 @@ export function createRedisStatusStore(
 
     async updateProgress(id, progress: ImportProgress) {
       await redisCall(ErrorCodes.STORE_ERROR, 'write progress', () =>
-        runScript(client, progressScript, [recordKey(id)], [
-          JSON.stringify(progress),
-        ]),
+        runScript(
+          client,
+          progressScript,
+          [recordKey(id)],
+          [JSON.stringify(progress)],
+        ),
       );
     },
 

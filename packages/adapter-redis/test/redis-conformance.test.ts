@@ -10,7 +10,11 @@ import {
   createRedisQueue,
   createRedisStatusStore,
 } from '../src/index.js';
-import { deleteKeys, describeWithRedis, uniquePrefix } from './redis-test-support.js';
+import {
+  deleteKeys,
+  describeWithRedis,
+  uniquePrefix,
+} from './redis-test-support.js';
 
 const prefix = uniquePrefix('conformance');
 

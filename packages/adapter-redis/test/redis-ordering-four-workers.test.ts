@@ -59,8 +59,9 @@ describeWithRedis('Redis queue: order per tenant and entity', (redisUrl) => {
         const records = await Promise.all(
           enqueued.map((id) => importer.get('acme', id)),
         );
-        return records.every((record) => record.state === 'completed') &&
-          records;
+        return (
+          records.every((record) => record.state === 'completed') && records
+        );
       },
       { timeoutMs: 180_000, intervalMs: 250, description: 'all snapshots' },
     );
@@ -79,9 +80,9 @@ describeWithRedis('Redis queue: order per tenant and entity', (redisUrl) => {
       `SELECT import_id FROM erp_import.applied_imports
         WHERE entity = 'snapshots' ORDER BY applied_at, import_id`,
     );
-    expect(ledger.rows.map((row: { import_id: string }) => row.import_id)).toEqual(
-      enqueued,
-    );
+    expect(
+      ledger.rows.map((row: { import_id: string }) => row.import_id),
+    ).toEqual(enqueued);
     finished.forEach((record: ImportRecord, index: number) => {
       const previous = finished[index - 1];
       if (previous) {

@@ -7,7 +7,11 @@ import { waitFor } from '@erp-import/core/testing';
 import { createRedisQueue } from '../src/index.js';
 import { enqueueScript } from '../src/ordering-scripts.js';
 import { runScript } from '../src/redis-client.js';
-import { deleteKeys, describeWithRedis, uniquePrefix } from './redis-test-support.js';
+import {
+  deleteKeys,
+  describeWithRedis,
+  uniquePrefix,
+} from './redis-test-support.js';
 
 const prefix = uniquePrefix('chain-repair');
 const base = `${prefix}:imports:ord`;

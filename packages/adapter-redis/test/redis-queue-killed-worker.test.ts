@@ -5,7 +5,11 @@ import type { ImportJob, ImportQueue, QueueConsumer } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
 import { createRedisQueue } from '../src/index.js';
 import { startChild, type ChildWorker } from './child-process.js';
-import { deleteKeys, describeWithRedis, uniquePrefix } from './redis-test-support.js';
+import {
+  deleteKeys,
+  describeWithRedis,
+  uniquePrefix,
+} from './redis-test-support.js';
 
 const workerScript = fileURLToPath(
   new URL('./fixtures/queue-worker-process.ts', import.meta.url),
@@ -76,10 +80,7 @@ describeWithRedis('Redis queue: a worker killed mid-job', (redisUrl) => {
       timeoutMs: 60_000,
       description: 'both jobs on the surviving worker',
     });
-    expect(delivered).toEqual([
-      `${first.importId} 2`,
-      `${second.importId} 1`,
-    ]);
+    expect(delivered).toEqual([`${first.importId} 2`, `${second.importId} 1`]);
     expect(queue.capabilities.redeliveryAfterMs).toBe(
       lockDurationMs + stalledIntervalMs,
     );

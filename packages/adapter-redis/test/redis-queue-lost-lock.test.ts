@@ -9,7 +9,11 @@ import {
 } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
 import { createRedisQueue } from '../src/index.js';
-import { deleteKeys, describeWithRedis, uniquePrefix } from './redis-test-support.js';
+import {
+  deleteKeys,
+  describeWithRedis,
+  uniquePrefix,
+} from './redis-test-support.js';
 
 const prefix = uniquePrefix('lost-lock');
 const lockDurationMs = 2_000;
@@ -117,7 +121,9 @@ describeWithRedis('Redis queue: the job lock', (redisUrl) => {
     // gone when the worker next tries to renew it.
     const redis = new Redis(redisUrl());
     try {
-      const lockKeys = await redis.keys(`${prefix}:imports:${first.importId}.*:lock`);
+      const lockKeys = await redis.keys(
+        `${prefix}:imports:${first.importId}.*:lock`,
+      );
       expect(lockKeys).toHaveLength(1);
       await redis.del(...lockKeys);
     } finally {

@@ -52,7 +52,10 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 /** The keys under `prefix`, for tests that check what is left behind. */
-export async function keysUnder(url: string, prefix: string): Promise<string[]> {
+export async function keysUnder(
+  url: string,
+  prefix: string,
+): Promise<string[]> {
   const redis = new Redis(url);
   try {
     return await redis.keys(`${prefix}:*`);

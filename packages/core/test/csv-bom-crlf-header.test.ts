@@ -25,7 +25,9 @@ const expected = [
 
 describe('case 01: CSV with a BOM and CRLF', () => {
   it('maps the key column despite the BOM and leaves no \\r on the last column', async () => {
-    const { rows, allIssues, reader } = await readAndCoerce(file, { definition });
+    const { rows, allIssues, reader } = await readAndCoerce(file, {
+      definition,
+    });
     expect(allIssues).toEqual([]);
     expect(rows.map((row) => row.values)).toEqual(expected);
     expect(rows.map((row) => row.position.line)).toEqual([2, 3, 4]);
@@ -37,7 +39,9 @@ describe('case 01: CSV with a BOM and CRLF', () => {
     const bytes = readFileSync(file);
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const plain = bytes.subarray(3).toString('utf8').replace(/\r\n/g, '\n');
-    const { rows, allIssues } = await readAndCoerce(chunked(plain), { definition });
+    const { rows, allIssues } = await readAndCoerce(chunked(plain), {
+      definition,
+    });
     expect(allIssues).toEqual([]);
     expect(rows.map((row) => row.values)).toEqual(expected);
   });

@@ -21,10 +21,18 @@ const definition = defineImport({
 
 describe('case 08: empty, quoted empty, NULL and NaN', () => {
   it('tells empty from quoted empty and rejects abc, a blank name and NaN', async () => {
-    const { records, rows, allIssues } = await readAndCoerce(file, { definition });
+    const { records, rows, allIssues } = await readAndCoerce(file, {
+      definition,
+    });
 
     // As read: E-1's color was `""`, E-2's list_price was unquoted empty.
-    expect(records[0]?.values).toEqual(['E-1', 'Caneta azul', '', '2.50', null]);
+    expect(records[0]?.values).toEqual([
+      'E-1',
+      'Caneta azul',
+      '',
+      '2.50',
+      null,
+    ]);
     expect(records[1]?.values).toEqual(['E-2', 'Caderno', null, null, '10']);
 
     expect(rows.map((row) => row.values)).toEqual([
@@ -33,7 +41,12 @@ describe('case 08: empty, quoted empty, NULL and NaN', () => {
     ]);
 
     expect(
-      allIssues.map((issue) => [issue.position.line, issue.column, issue.code, issue.rawValue]),
+      allIssues.map((issue) => [
+        issue.position.line,
+        issue.column,
+        issue.code,
+        issue.rawValue,
+      ]),
     ).toEqual([
       [4, 'list_price', 'invalid_number', 'abc'],
       [5, 'name', 'required', null],

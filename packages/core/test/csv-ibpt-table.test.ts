@@ -7,7 +7,12 @@ import { readAndCoerce, sharedPath } from './csv-test-helpers.js';
 // encoding and delimiter are detected.
 const file = sharedPath('data/TabelaIBPTaxSP23.2.A.csv');
 
-const rate = { type: 'numeric', precision: 7, scale: 2, nullable: false } as const;
+const rate = {
+  type: 'numeric',
+  precision: 7,
+  scale: 2,
+  nullable: false,
+} as const;
 const definition = defineImport({
   entity: 'ibpt',
   table: 'ibpt',
@@ -18,11 +23,10 @@ const definition = defineImport({
     dateFormats: ['dd/MM/yyyy'],
     timeZone: 'America/Sao_Paulo',
   },
-  nullTokens: [],
   columns: [
     { name: 'codigo', type: 'text' },
-    // `ex` is empty on most rows; an empty key part is kept as ''.
-    { name: 'ex', type: 'text', nullable: true },
+    // Empty on most rows, yet part of the key: an empty string, not NULL.
+    { name: 'ex', type: 'text', default: '' },
     { name: 'tipo', type: 'integer' },
     { name: 'descricao', type: 'text', nullable: false },
     { name: 'nacionalfederal', ...rate },
@@ -38,28 +42,57 @@ const definition = defineImport({
 });
 
 describe('the IBPT table end to end', () => {
-  it('reads every record with the detected encoding and delimiter', async () => {
-    const { rows, records, allIssues, reader } = await readAndCoerce(file, { definition });
+  it('reads and coerces every record with the detected encoding and delimiter', async () => {
+    const { rows, records, allIssues, reader } = await readAndCoerce(file, {
+      definition,
+    });
 
-    expect(reader.detected()).toEqual({ encoding: 'windows-1252', delimiter: ';' });
+    expect(reader.detected()).toEqual({
+      encoding: 'windows-1252',
+      delimiter: ';',
+    });
     expect(records).toHaveLength(12096);
-    const keyIssues = allIssues.filter((issue) => issue.column !== 'ex');
-    expect(keyIssues).toEqual([]);
+    expect(allIssues).toEqual([]);
+    expect(rows).toHaveLength(12096);
+    expect(rows[12095]?.position).toEqual({ recordNumber: 12096, line: 12097 });
 
-    // `ex` is a key column left empty (unquoted) on most rows.
-    const byCode = new Map<string, (string | null)[]>();
-    for (const record of records) byCode.set(record.values[0] as string, record.values);
-    expect(byCode.get('03049211')?.[3]).toBe(
+    const byCode = new Map(
+      rows
+        .filter((row) => row.values[1] === '')
+        .map((row) => [row.values[0], row.values]),
+    );
+    const dash = byCode.get('03049211')?.[3];
+    expect(dash).toBe(
       'Outros carnes de merluzas negras, congeladas – bochechas (cheeks)',
     );
-    expect(byCode.get('03049211')?.[3]).toContain('\u2013');
-    expect(byCode.get('03023500')?.[3]).toBe('Atuns azuis (thunnus thinnus (…)');
-    expect(byCode.get('03023500')?.[3]).toContain('\u2026');
+    expect(dash).toContain('\u2013');
+    const ellipsis = byCode.get('03023500')?.[3];
+    expect(ellipsis).toBe('Atuns azuis (thunnus thinnus (…)');
+    expect(ellipsis).toContain('\u2026');
 
-    const zero = rows.find((row) => row.values[0] === '00000000') ??
-      records.find((record) => record.values[0] === '00000000');
-    expect(zero?.values[0]).toBe('00000000');
-    expect(rows.length + allIssues.length).toBe(12096);
-    expect(reader.bytesRead()).toBeGreaterThan(0);
+    expect(rows[0]?.values).toEqual([
+      '00000000',
+      '',
+      '0',
+      'PRODUTO NAO ESPECIFICADO NA LISTA DE NCM',
+      '7.85',
+      '9.85',
+      '18.00',
+      '0.00',
+      '2023-07-20',
+      '2023-08-31',
+      'C07872',
+      '23.2.A',
+      'IBPT/empresometro.com.br',
+    ]);
+    expect(rows[1]?.values[4]).toBe('13.45');
+
+    // An `ex` that is written keeps its leading zero.
+    expect(
+      rows
+        .filter((row) => row.values[0] === '02109100')
+        .map((row) => row.values[1]),
+    ).toContain('01');
+    expect(reader.bytesRead()).toBe(1_885_662);
   });
 });

@@ -4,7 +4,9 @@ import { readAndCoerce, sharedPath } from './csv-test-helpers.js';
 
 // Case 05: quoted fields with bare-LF line breaks in a CRLF file; the error
 // after a multi-line record must name the physical line it starts on.
-const file = sharedPath('cases/05-csv-multiline-quoted-field/products_multiline.csv');
+const file = sharedPath(
+  'cases/05-csv-multiline-quoted-field/products_multiline.csv',
+);
 
 const definition = defineImport({
   entity: 'products',
@@ -14,7 +16,13 @@ const definition = defineImport({
     { name: 'sku', type: 'text' },
     { name: 'name', type: 'text', nullable: false },
     { name: 'description', type: 'text' },
-    { name: 'weight_kg', type: 'numeric', precision: 8, scale: 3, nullable: false },
+    {
+      name: 'weight_kg',
+      type: 'numeric',
+      precision: 8,
+      scale: 3,
+      nullable: false,
+    },
   ],
 });
 
@@ -23,7 +31,12 @@ describe('case 05: multi-line quoted fields', () => {
     const { rows, allIssues } = await readAndCoerce(file, { definition });
 
     expect(rows.map((row) => row.values)).toEqual([
-      ['A-1', 'Cadeira', 'Cadeira de escritório\ncom rodízios, "giratória"', '7.500'],
+      [
+        'A-1',
+        'Cadeira',
+        'Cadeira de escritório\ncom rodízios, "giratória"',
+        '7.500',
+      ],
       ['A-2', 'Mesa', 'Tampo 120x60', '18.000'],
       ['A-4', 'Estante', 'Cinco nichos', '12.000'],
     ]);

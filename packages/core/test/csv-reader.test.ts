@@ -17,7 +17,10 @@ const definition = defineImport({
   ],
 });
 
-async function readError(text: string | Buffer, chunkSize?: number): Promise<ImportError> {
+async function readError(
+  text: string | Buffer,
+  chunkSize?: number,
+): Promise<ImportError> {
   try {
     await readAll(chunked(text, chunkSize), { definition });
   } catch (error) {
@@ -59,7 +62,9 @@ describe('createCsvReader', () => {
   });
 
   it('leaves absent nullable columns undefined', async () => {
-    const { records } = await readAll(chunked('name,sku\nN,S\n'), { definition });
+    const { records } = await readAll(chunked('name,sku\nN,S\n'), {
+      definition,
+    });
     expect(records[0]?.values).toEqual(['S', 'N', undefined]);
   });
 
@@ -70,7 +75,11 @@ describe('createCsvReader', () => {
     );
     expect(records.map((record) => record.values[0])).toEqual(['A', 'D']);
     expect(issues).toMatchObject([
-      { code: 'ragged_row', position: { recordNumber: 2, line: 3 }, rawValue: 'B,b' },
+      {
+        code: 'ragged_row',
+        position: { recordNumber: 2, line: 3 },
+        rawValue: 'B,b',
+      },
       { code: 'ragged_row', position: { recordNumber: 3, line: 4 } },
     ]);
     expect(issues[0]?.message).toMatch(/2 field\(s\) where the header has 3/);
@@ -83,7 +92,12 @@ describe('createCsvReader', () => {
     );
     expect(records.map((record) => record.values[0])).toEqual(['B']);
     expect(issues).toMatchObject([
-      { code: 'nul_character', column: 'name', position: { line: 2 }, rawValue: 'a\\0b' },
+      {
+        code: 'nul_character',
+        column: 'name',
+        position: { line: 2 },
+        rawValue: 'a\\0b',
+      },
     ]);
   });
 
@@ -98,17 +112,27 @@ describe('createCsvReader', () => {
   });
 
   it('keeps a quote inside an unquoted value as written', async () => {
-    const { records } = await readAll(chunked('sku,name,note\nA,12" tube,x\n'), { definition });
+    const { records } = await readAll(
+      chunked('sku,name,note\nA,12" tube,x\n'),
+      { definition },
+    );
     expect(records[0]?.values).toEqual(['A', '12" tube', 'x']);
   });
 
   it('skips empty lines, before the header too', async () => {
-    const { records } = await readAll(chunked('\n\nsku,name,note\n\nA,a,1\n\n'), { definition });
-    expect(records).toEqual([{ position: { recordNumber: 1, line: 5 }, values: ['A', 'a', '1'] }]);
+    const { records } = await readAll(
+      chunked('\n\nsku,name,note\n\nA,a,1\n\n'),
+      { definition },
+    );
+    expect(records).toEqual([
+      { position: { recordNumber: 1, line: 5 }, values: ['A', 'a', '1'] },
+    ]);
   });
 
   it('gives zero records for a header alone, and EMPTY_FILE for no bytes', async () => {
-    expect((await readAll(chunked('sku,name,note\r\n'), { definition })).records).toEqual([]);
+    expect(
+      (await readAll(chunked('sku,name,note\r\n'), { definition })).records,
+    ).toEqual([]);
     expect((await readError('')).code).toBe('EMPTY_FILE');
     expect((await readError('\n\n')).code).toBe('EMPTY_FILE');
   });
@@ -120,15 +144,22 @@ describe('createCsvReader', () => {
   it('reads a gzip body and counts the compressed bytes', async () => {
     const text = 'sku;name;note\n' + 'A;Ação;x\n'.repeat(1000);
     const gzip = gzipSync(iconv.encode(text, 'windows-1252'));
-    const { records, reader } = await readAll(chunked(gzip, 100), { definition });
+    const { records, reader } = await readAll(chunked(gzip, 100), {
+      definition,
+    });
     expect(records).toHaveLength(1000);
     expect(records[999]?.values).toEqual(['A', 'Ação', 'x']);
-    expect(reader.detected()).toEqual({ encoding: 'windows-1252', delimiter: ';' });
+    expect(reader.detected()).toEqual({
+      encoding: 'windows-1252',
+      delimiter: ';',
+    });
     expect(reader.bytesRead()).toBe(gzip.length);
   });
 
   it('fails a truncated gzip body with TRUNCATED_FILE', async () => {
-    const gzip = gzipSync(Buffer.from('sku,name,note\n' + 'A,b,c\n'.repeat(5000)));
+    const gzip = gzipSync(
+      Buffer.from('sku,name,note\n' + 'A,b,c\n'.repeat(5000)),
+    );
     const error = await readError(gzip.subarray(0, gzip.length - 20));
     expect(error.code).toBe('TRUNCATED_FILE');
   });
@@ -142,8 +173,13 @@ describe('createCsvReader', () => {
     });
     const items = [];
     for await (const item of reader.items()) items.push(item);
-    expect(items).toMatchObject([{ kind: 'record', record: { values: ['A', 'é', 'x'] } }]);
-    expect(reader.detected()).toEqual({ encoding: 'iso-8859-1', delimiter: '|' });
+    expect(items).toMatchObject([
+      { kind: 'record', record: { values: ['A', 'é', 'x'] } },
+    ]);
+    expect(reader.detected()).toEqual({
+      encoding: 'iso-8859-1',
+      delimiter: '|',
+    });
   });
 
   it('fails with ENCODING_ERROR on bytes that do not decode', async () => {
@@ -156,10 +192,16 @@ describe('createCsvReader', () => {
     const { records } = await readAll(chunked(bytes), { definition });
     expect(records[0]?.values[1]).toBe('Ã(');
 
-    const reader = createCsvReader(chunked(bytes), { definition, encoding: 'utf-8' });
+    const reader = createCsvReader(chunked(bytes), {
+      definition,
+      encoding: 'utf-8',
+    });
     await expect(async () => {
       for await (const item of reader.items()) void item;
-    }).rejects.toMatchObject({ code: 'ENCODING_ERROR', details: { offset: 16, line: 2 } });
+    }).rejects.toMatchObject({
+      code: 'ENCODING_ERROR',
+      details: { offset: 16, line: 2 },
+    });
   });
 
   it('stops reading the input when the consumer stops early', async () => {

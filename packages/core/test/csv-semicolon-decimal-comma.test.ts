@@ -13,7 +13,13 @@ const definition = defineImport({
   columns: [
     { name: 'sku', type: 'text' },
     { name: 'descricao', type: 'text', nullable: false },
-    { name: 'preco', type: 'numeric', precision: 12, scale: 2, nullable: false },
+    {
+      name: 'preco',
+      type: 'numeric',
+      precision: 12,
+      scale: 2,
+      nullable: false,
+    },
     { name: 'estoque', type: 'integer', nullable: false },
     { name: 'vigencia', type: 'date', nullable: false },
   ],

@@ -9,16 +9,22 @@ import {
   createCsvReader,
   type CsvReaderOptions,
 } from '../src/readers/csv-reader.js';
-import type { MappedRecord, RecordReader } from '../src/readers/record-reader.js';
+import type {
+  MappedRecord,
+  RecordReader,
+} from '../src/readers/record-reader.js';
 
 /** A file under /work/shared, from this test folder. */
 export function sharedPath(relative: string): string {
-  return fileURLToPath(new URL(`../../../../shared/${relative}`, import.meta.url));
+  return fileURLToPath(
+    new URL(`../../../../shared/${relative}`, import.meta.url),
+  );
 }
 
 /** A stream that yields `bytes` in chunks of `size` bytes. */
 export function chunked(bytes: Uint8Array | string, size = 65536): Readable {
-  const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
+  const buffer =
+    typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes);
   const chunks: Buffer[] = [];
   for (let i = 0; i < buffer.length; i += size) {
     chunks.push(buffer.subarray(i, i + size));

@@ -19,7 +19,10 @@ async function decodeAll(
   });
   const parts: Buffer[] = [];
   for await (const chunk of decoded.chunks) parts.push(chunk);
-  return { text: Buffer.concat(parts).toString('utf8'), encoding: decoded.encoding() };
+  return {
+    text: Buffer.concat(parts).toString('utf8'),
+    encoding: decoded.encoding(),
+  };
 }
 
 async function decodeError(
@@ -39,29 +42,49 @@ const sample = 'código;descrição\r\nA1;Preço – “ótimo” …\r\n';
 
 describe('encoding detection', () => {
   it('reads a UTF-8 BOM, strips it and says utf-8', async () => {
-    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(sample)]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(sample),
+    ]);
     expect(await decodeAll(bytes)).toEqual({ text: sample, encoding: 'utf-8' });
   });
 
   it('detects UTF-8 without a BOM', async () => {
-    expect(await decodeAll(Buffer.from(sample))).toEqual({ text: sample, encoding: 'utf-8' });
+    expect(await decodeAll(Buffer.from(sample))).toEqual({
+      text: sample,
+      encoding: 'utf-8',
+    });
   });
 
   it('reads UTF-16LE and UTF-16BE with their BOM', async () => {
-    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(sample, 'utf16le')]);
-    expect(await decodeAll(le, { chunkSize: 7 })).toEqual({ text: sample, encoding: 'utf-16le' });
+    const le = Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(sample, 'utf16le'),
+    ]);
+    expect(await decodeAll(le, { chunkSize: 7 })).toEqual({
+      text: sample,
+      encoding: 'utf-16le',
+    });
     const be = Buffer.from(le);
     be.swap16();
-    expect(await decodeAll(be, { chunkSize: 5 })).toEqual({ text: sample, encoding: 'utf-16be' });
+    expect(await decodeAll(be, { chunkSize: 5 })).toEqual({
+      text: sample,
+      encoding: 'utf-16be',
+    });
   });
 
   it('recognises UTF-16LE without a BOM by its NUL bytes', () => {
-    expect(detectEncoding(Buffer.from('sku;name\r\nA;B\r\n', 'utf16le')).encoding).toBe('utf-16le');
+    expect(
+      detectEncoding(Buffer.from('sku;name\r\nA;B\r\n', 'utf16le')).encoding,
+    ).toBe('utf-16le');
   });
 
   it('falls back to windows-1252 when the start is not UTF-8', async () => {
     const bytes = iconv.encode(sample, 'windows-1252');
-    expect(await decodeAll(bytes)).toEqual({ text: sample, encoding: 'windows-1252' });
+    expect(await decodeAll(bytes)).toEqual({
+      text: sample,
+      encoding: 'windows-1252',
+    });
   });
 
   it('reads ISO-8859-1 only when declared, byte for byte', async () => {
@@ -78,11 +101,16 @@ describe('encoding detection', () => {
     expect(normalizeEncodingName('UTF8')).toBe('utf-8');
     expect(normalizeEncodingName('CP1252')).toBe('windows-1252');
     expect(normalizeEncodingName('ISO_8859-1')).toBe('iso-8859-1');
-    expect(() => normalizeEncodingName('ebcdic')).toThrow(/unsupported encoding/);
+    expect(() => normalizeEncodingName('ebcdic')).toThrow(
+      /unsupported encoding/,
+    );
   });
 
   it('lets a BOM win over a contradicting declaration', async () => {
-    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('ção')]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from('ção'),
+    ]);
     expect(await decodeAll(bytes, { encoding: 'windows-1252' })).toEqual({
       text: 'ção',
       encoding: 'utf-8',
@@ -94,7 +122,10 @@ describe('split multi-byte sequences', () => {
   it('keeps characters cut between chunks whole, at every chunk size', async () => {
     const text = 'ação 😀 – ü'.repeat(50);
     for (const size of [1, 2, 3, 5, 7]) {
-      expect((await decodeAll(Buffer.from(text), { chunkSize: size, sniffBytes: 4 })).text).toBe(text);
+      expect(
+        (await decodeAll(Buffer.from(text), { chunkSize: size, sniffBytes: 4 }))
+          .text,
+      ).toBe(text);
     }
   });
 
@@ -108,16 +139,26 @@ describe('split multi-byte sequences', () => {
 
 describe('bytes that do not decode', () => {
   it('fails on invalid UTF-8 when utf-8 is declared, naming offset and line', async () => {
-    const bytes = Buffer.concat([Buffer.from('a,b\nc,d\ne,'), Buffer.from([0xe9, 0x0a])]);
+    const bytes = Buffer.concat([
+      Buffer.from('a,b\nc,d\ne,'),
+      Buffer.from([0xe9, 0x0a]),
+    ]);
     const error = await decodeError(bytes, { encoding: 'utf-8' });
     expect(error.code).toBe('ENCODING_ERROR');
-    expect(error.details).toMatchObject({ encoding: 'utf-8', offset: 10, line: 3 });
+    expect(error.details).toMatchObject({
+      encoding: 'utf-8',
+      offset: 10,
+      line: 3,
+    });
     expect(error.message).toContain('0xe9');
   });
 
   it('fails on a Windows-1252 byte that comes after the sniff window', async () => {
     const head = 'codigo;descricao\n' + 'X;plain ascii text\n'.repeat(5000); // ~95 KB
-    const bytes = Buffer.concat([Buffer.from(head), iconv.encode('Y;Ação\n', 'windows-1252')]);
+    const bytes = Buffer.concat([
+      Buffer.from(head),
+      iconv.encode('Y;Ação\n', 'windows-1252'),
+    ]);
     const error = await decodeError(bytes, { chunkSize: 4096 });
     expect(error.code).toBe('ENCODING_ERROR');
     expect(error.details).toMatchObject({
@@ -143,12 +184,18 @@ describe('bytes that do not decode', () => {
 
   it('fails on an unpaired surrogate in UTF-16', async () => {
     const units = Buffer.from('ab\uD800cd', 'utf16le');
-    const error = await decodeError(Buffer.concat([Buffer.from([0xff, 0xfe]), units]));
+    const error = await decodeError(
+      Buffer.concat([Buffer.from([0xff, 0xfe]), units]),
+    );
     expect(error.details).toMatchObject({ encoding: 'utf-16le', offset: 6 });
   });
 
   it('fails on an odd byte at the end of UTF-16', async () => {
-    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('ab', 'utf16le'), Buffer.from([0x41])]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('ab', 'utf16le'),
+      Buffer.from([0x41]),
+    ]);
     const error = await decodeError(bytes);
     expect(error.details).toMatchObject({ offset: 6 });
   });

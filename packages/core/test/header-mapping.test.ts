@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { defineImport } from '../src/definitions/import-definition.js';
 import { ImportError } from '../src/errors/import-error.js';
-import { mapHeader, normalizeFieldName, pickValues } from '../src/readers/header-mapping.js';
+import {
+  mapHeader,
+  normalizeFieldName,
+  pickValues,
+} from '../src/readers/header-mapping.js';
 
 const definition = defineImport({
   entity: 'customers',
@@ -27,10 +31,18 @@ function failure(run: () => unknown): ImportError {
 
 describe('mapHeader', () => {
   it('matches trimmed, case- and accent-insensitively, without a BOM', () => {
-    const mapping = mapHeader(['\uFEFFcodigo', ' RAZAO SOCIAL ', 'City'], definition);
+    const mapping = mapHeader(
+      ['\uFEFFcodigo', ' RAZAO SOCIAL ', 'City'],
+      definition,
+    );
     expect(mapping.fieldIndexByColumn).toEqual([0, 1, 2, -1]);
     expect(mapping.absentColumns).toEqual(['region']);
-    expect(pickValues(mapping, ['C1', 'Acme', null])).toEqual(['C1', 'Acme', null, undefined]);
+    expect(pickValues(mapping, ['C1', 'Acme', null])).toEqual([
+      'C1',
+      'Acme',
+      null,
+      undefined,
+    ]);
   });
 
   it('normalizes names', () => {
@@ -46,7 +58,10 @@ describe('mapHeader', () => {
   });
 
   it('ignores unknown fields unless the definition says fail', () => {
-    const mapping = mapHeader(['customer_code', 'name', 'phone', ''], definition);
+    const mapping = mapHeader(
+      ['customer_code', 'name', 'phone', ''],
+      definition,
+    );
     expect(mapping.unknownFields).toEqual(['phone']);
     expect(mapping.columnIndexByField).toEqual([0, 1, -1, -1]);
 

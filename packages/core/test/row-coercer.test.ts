@@ -16,12 +16,18 @@ function coerceWith(
     entity: 'things',
     table: 'things',
     key: ['id'],
-    columns: [{ name: 'id', type: 'text' }, { name: 'v', ...column }],
+    columns: [
+      { name: 'id', type: 'text' },
+      { name: 'v', ...column },
+    ],
     ...extra,
   });
   const coerce = createRowCoercer(definition);
   return (value: RawValue) => {
-    const result = coerce({ position: { recordNumber: 7, line: 9 }, values: ['k', value] });
+    const result = coerce({
+      position: { recordNumber: 7, line: 9 },
+      values: ['k', value],
+    });
     if (result.ok) return result.row.values[1];
     const issue = result.issues[0];
     return { code: issue?.code, message: issue?.message };
@@ -47,7 +53,9 @@ describe('text', () => {
   });
 
   it('refuses NUL', () => {
-    expect(coerceWith({ type: 'text' })('a\u0000b')).toMatchObject({ code: 'nul_character' });
+    expect(coerceWith({ type: 'text' })('a\u0000b')).toMatchObject({
+      code: 'nul_character',
+    });
   });
 });
 
@@ -58,7 +66,25 @@ describe('null tokens', () => {
     expect(text(' NULL ')).toBe(null);
     expect(text('\\N')).toBe(null);
     expect(text('null')).toBe('null');
-    expect(coerceWith({ type: 'integer' }, { nullTokens: ['NULL'] })('NULL')).toBe(null);
+    expect(
+      coerceWith({ type: 'integer' }, { nullTokens: ['NULL'] })('NULL'),
+    ).toBe(null);
+  });
+});
+
+describe('column default', () => {
+  it('stands in for an empty, absent or null-token field', () => {
+    const ex = coerceWith(
+      { type: 'text', nullable: false, default: '' },
+      { nullTokens: ['NULL'] },
+    );
+    expect(ex(null)).toBe('');
+    expect(ex(undefined)).toBe('');
+    expect(ex('NULL')).toBe('');
+    expect(ex('01')).toBe('01');
+    const qty = coerceWith({ type: 'integer', default: '0' });
+    expect(qty('')).toBe('0');
+    expect(qty(null)).toBe('0');
   });
 });
 
@@ -78,7 +104,9 @@ describe('integer and bigint', () => {
     expect(bigint('9007199254740993')).toBe('9007199254740993');
     expect(bigint('9223372036854775807')).toBe('9223372036854775807');
     expect(bigint('-9223372036854775808')).toBe('-9223372036854775808');
-    expect(bigint('9223372036854775808')).toMatchObject({ code: 'out_of_range' });
+    expect(bigint('9223372036854775808')).toMatchObject({
+      code: 'out_of_range',
+    });
   });
 
   it('reads locale grouping and refuses fractions and junk', () => {
@@ -97,7 +125,10 @@ describe('integer and bigint', () => {
 
 describe('numeric', () => {
   it('reads pt-BR numbers and refuses what does not fit the locale', () => {
-    const price = coerceWith({ type: 'numeric', precision: 12, scale: 2 }, { locale: 'pt-BR' });
+    const price = coerceWith(
+      { type: 'numeric', precision: 12, scale: 2 },
+      { locale: 'pt-BR' },
+    );
     expect(price('1.234,56')).toBe('1234.56');
     expect(price('9,99')).toBe('9.99');
     expect(price('0,5')).toBe('0.50');
@@ -105,11 +136,16 @@ describe('numeric', () => {
     expect(price('12.5')).toMatchObject({ code: 'invalid_number' });
     expect(price('1.23,4')).toMatchObject({ code: 'invalid_number' });
     expect(price('1234.56')).toMatchObject({ code: 'invalid_number' });
-    expect(price('12.5')).toMatchObject({ message: expect.stringContaining('"12.5"') });
+    expect(price('12.5')).toMatchObject({
+      message: expect.stringContaining('"12.5"'),
+    });
   });
 
   it('reads en-US numbers', () => {
-    const price = coerceWith({ type: 'numeric', precision: 12, scale: 2 }, { locale: 'en-US' });
+    const price = coerceWith(
+      { type: 'numeric', precision: 12, scale: 2 },
+      { locale: 'en-US' },
+    );
     expect(price('1,234.56')).toBe('1234.56');
     expect(price('.5')).toBe('0.50');
     expect(price('1,2345.6')).toMatchObject({ code: 'invalid_number' });
@@ -117,14 +153,24 @@ describe('numeric', () => {
 
   it('refuses NaN, Infinity and exponents', () => {
     const value = coerceWith({ type: 'numeric' });
-    for (const text of ['NaN', 'nan', 'Infinity', '-Infinity', '1e5', '1.5E-3', '0x10']) {
+    for (const text of [
+      'NaN',
+      'nan',
+      'Infinity',
+      '-Infinity',
+      '1e5',
+      '1.5E-3',
+      '0x10',
+    ]) {
       expect(value(text)).toMatchObject({ code: 'invalid_number' });
     }
   });
 
   it('keeps 20-digit decimals exact', () => {
     const value = coerceWith({ type: 'numeric', precision: 38, scale: 10 });
-    expect(value('12345678901234567890.1234567891')).toBe('12345678901234567890.1234567891');
+    expect(value('12345678901234567890.1234567891')).toBe(
+      '12345678901234567890.1234567891',
+    );
     const free = coerceWith({ type: 'numeric' });
     expect(free('0.10000000000000000001')).toBe('0.10000000000000000001');
     expect(free('2.50')).toBe('2.50');
@@ -151,13 +197,19 @@ describe('numeric', () => {
 describe('boolean', () => {
   it('reads the usual words, case-insensitively', () => {
     const flag = coerceWith({ type: 'boolean' });
-    for (const word of ['true', 'T', '1', 'S', 'sim', 'Yes', 'y']) expect(flag(word)).toBe('t');
-    for (const word of ['FALSE', 'f', '0', 'N', 'não', 'NÃO', 'nao', 'no']) expect(flag(word)).toBe('f');
+    for (const word of ['true', 'T', '1', 'S', 'sim', 'Yes', 'y'])
+      expect(flag(word)).toBe('t');
+    for (const word of ['FALSE', 'f', '0', 'N', 'não', 'NÃO', 'nao', 'no'])
+      expect(flag(word)).toBe('f');
     expect(flag('talvez')).toMatchObject({ code: 'invalid_boolean' });
   });
 
   it('takes the column words, which win over the defaults', () => {
-    const flag = coerceWith({ type: 'boolean', trueValues: ['Ativo', 'N'], falseValues: ['Inativo'] });
+    const flag = coerceWith({
+      type: 'boolean',
+      trueValues: ['Ativo', 'N'],
+      falseValues: ['Inativo'],
+    });
     expect(flag('ATIVO')).toBe('t');
     expect(flag('inativo')).toBe('f');
     expect(flag('N')).toBe('t');
@@ -170,17 +222,29 @@ describe('date', () => {
     expect(date('31/12/2024')).toBe('2024-12-31');
     expect(date('2024-12-31')).toBe('2024-12-31');
     expect(date('29/02/2024')).toBe('2024-02-29');
-    const custom = coerceWith({ type: 'date', formats: ['d.M.yy', "yyyyMMdd"] });
+    const custom = coerceWith({
+      type: 'date',
+      formats: ['d.M.yy', 'yyyyMMdd'],
+    });
     expect(custom('1.2.24')).toBe('2024-02-01');
     expect(custom('20240201')).toBe('2024-02-01');
   });
 
   it('refuses impossible dates', () => {
     const date = coerceWith({ type: 'date' }, { locale: 'pt-BR' });
-    for (const text of ['31/02/2024', '29/02/2023', '00/01/2024', '12/13/2024', '2024-02-30', '1/1/2024']) {
+    for (const text of [
+      '31/02/2024',
+      '29/02/2023',
+      '00/01/2024',
+      '12/13/2024',
+      '2024-02-30',
+      '1/1/2024',
+    ]) {
       expect(date(text)).toMatchObject({ code: 'invalid_date' });
     }
-    expect(date('31/02/2024')).toMatchObject({ message: expect.stringContaining('dd/MM/yyyy') });
+    expect(date('31/02/2024')).toMatchObject({
+      message: expect.stringContaining('dd/MM/yyyy'),
+    });
   });
 });
 
@@ -190,9 +254,15 @@ describe('timestamp and timestamptz', () => {
     expect(timestamp('31/12/2024 23:59:58')).toBe('2024-12-31 23:59:58');
     expect(timestamp('31/12/2024 23:59')).toBe('2024-12-31 23:59:00');
     expect(timestamp('31/12/2024')).toBe('2024-12-31 00:00:00');
-    expect(timestamp('2024-06-01T10:00:00.1234560')).toBe('2024-06-01 10:00:00.123456');
-    expect(timestamp('31/12/2024 24:00:00')).toMatchObject({ code: 'invalid_timestamp' });
-    expect(timestamp('2024-02-30T10:00:00')).toMatchObject({ code: 'invalid_timestamp' });
+    expect(timestamp('2024-06-01T10:00:00.1234560')).toBe(
+      '2024-06-01 10:00:00.123456',
+    );
+    expect(timestamp('31/12/2024 24:00:00')).toMatchObject({
+      code: 'invalid_timestamp',
+    });
+    expect(timestamp('2024-02-30T10:00:00')).toMatchObject({
+      code: 'invalid_timestamp',
+    });
   });
 
   it('turns an offset into the zone wall time for a plain timestamp', () => {
@@ -204,7 +274,9 @@ describe('timestamp and timestamptz', () => {
     const tz = coerceWith({ type: 'timestamptz' }, { locale: 'pt-BR' });
     expect(tz('2024-06-01T10:00:00Z')).toBe('2024-06-01 10:00:00+00:00');
     expect(tz('2024-06-01T10:00:00+0530')).toBe('2024-06-01 10:00:00+05:30');
-    expect(tz('2024-06-01 10:00:00.5-03:00')).toBe('2024-06-01 10:00:00.5-03:00');
+    expect(tz('2024-06-01 10:00:00.5-03:00')).toBe(
+      '2024-06-01 10:00:00.5-03:00',
+    );
   });
 
   it('reads a value without offset in the locale zone, whatever TZ the process has', () => {
@@ -242,9 +314,12 @@ describe('timestamp and timestamptz', () => {
 
   it('refuses a locale zone Intl does not know', () => {
     expect(() =>
-      coerceWith({ type: 'timestamptz' }, {
-        locale: { decimalSeparator: '.', timeZone: 'Mars/Olympus' },
-      }),
+      coerceWith(
+        { type: 'timestamptz' },
+        {
+          locale: { decimalSeparator: '.', timeZone: 'Mars/Olympus' },
+        },
+      ),
     ).toThrow(/not an IANA zone/);
   });
 });
@@ -252,15 +327,25 @@ describe('timestamp and timestamptz', () => {
 describe('uuid and jsonb', () => {
   it('validates UUIDs and writes them lower-case', () => {
     const uuid = coerceWith({ type: 'uuid' });
-    expect(uuid('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11')).toBe('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
-    expect(uuid('{a0eebc999c0b4ef8bb6d6bb9bd380a11}')).toBe('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
-    expect(uuid('a0eebc99-9c0b-4ef8-bb6d')).toMatchObject({ code: 'invalid_uuid' });
-    expect(uuid('{a0eebc999c0b4ef8bb6d6bb9bd380a11')).toMatchObject({ code: 'invalid_uuid' });
+    expect(uuid('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11')).toBe(
+      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+    );
+    expect(uuid('{a0eebc999c0b4ef8bb6d6bb9bd380a11}')).toBe(
+      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+    );
+    expect(uuid('a0eebc99-9c0b-4ef8-bb6d')).toMatchObject({
+      code: 'invalid_uuid',
+    });
+    expect(uuid('{a0eebc999c0b4ef8bb6d6bb9bd380a11')).toMatchObject({
+      code: 'invalid_uuid',
+    });
   });
 
   it('validates JSON and passes it through as written', () => {
     const json = coerceWith({ type: 'jsonb' });
-    expect(json('{"a": 1.10, "big": 12345678901234567890}')).toBe('{"a": 1.10, "big": 12345678901234567890}');
+    expect(json('{"a": 1.10, "big": 12345678901234567890}')).toBe(
+      '{"a": 1.10, "big": 12345678901234567890}',
+    );
     expect(json('{a:1}')).toMatchObject({ code: 'invalid_json' });
     expect(json('"\\u0000"')).toMatchObject({ code: 'invalid_json' });
     expect(json('"\\\\u0000"')).toBe('"\\\\u0000"');
@@ -287,19 +372,41 @@ describe('row level', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.issues).toEqual([
-      expect.objectContaining({ severity: 'error', position, column: 'sku', code: 'required', rawValue: null }),
-      expect.objectContaining({ column: 'qty', code: 'invalid_integer', rawValue: 'x' }),
-      expect.objectContaining({ column: 'price', code: 'numeric_scale', rawValue: '1.234' }),
+      expect.objectContaining({
+        severity: 'error',
+        position,
+        column: 'sku',
+        code: 'required',
+        rawValue: null,
+      }),
+      expect.objectContaining({
+        column: 'qty',
+        code: 'invalid_integer',
+        rawValue: 'x',
+      }),
+      expect.objectContaining({
+        column: 'price',
+        code: 'numeric_scale',
+        rawValue: '1.234',
+      }),
     ]);
     // A quoted empty string is a value in a text column, so `name` passes.
     expect(result.issues.some((issue) => issue.column === 'name')).toBe(false);
   });
 
   it('gives a row of canonical strings', () => {
-    const result = coerce({ position: { recordNumber: 1, line: 2 }, values: ['A', 'Pen', '007', '2.5'], entity: 'products' });
+    const result = coerce({
+      position: { recordNumber: 1, line: 2 },
+      values: ['A', 'Pen', '007', '2.5'],
+      entity: 'products',
+    });
     expect(result).toEqual({
       ok: true,
-      row: { position: { recordNumber: 1, line: 2 }, values: ['A', 'Pen', '7', '2.50'], entity: 'products' },
+      row: {
+        position: { recordNumber: 1, line: 2 },
+        values: ['A', 'Pen', '7', '2.50'],
+        entity: 'products',
+      },
     });
   });
 });

@@ -87,7 +87,8 @@ function textConverter(column: ColumnDefinition): Converter {
     if (value.includes('\u0000')) {
       return {
         code: 'nul_character',
-        message: 'the value holds a NUL character (\\0), which text cannot store',
+        message:
+          'the value holds a NUL character (\\0), which text cannot store',
       };
     }
     if (limit === undefined || value.length <= limit) return value;
@@ -100,7 +101,9 @@ function textConverter(column: ColumnDefinition): Converter {
     }
     return {
       code: 'too_long',
-      message: `"${shorten(value)}" has ${characters.length} characters; the column takes at most ${limit}`,
+      message:
+        `"${shorten(value)}" has ${characters.length} characters; ` +
+        `the column takes at most ${limit}`,
     };
   };
 }
@@ -133,7 +136,9 @@ function integerConverter(
     if (compareDigits(digits.integer, limit) > 0) {
       return {
         code: 'out_of_range',
-        message: `"${shorten(value)}" is out of range for ${typeName} (-${minimumMagnitude} to ${maximum})`,
+        message:
+          `"${shorten(value)}" is out of range for ${typeName} ` +
+          `(-${minimumMagnitude} to ${maximum})`,
       };
     }
     if (digits.integer === '') return '0';
@@ -153,7 +158,9 @@ function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
   const scale =
     column.scale ?? (column.precision !== undefined ? 0 : undefined);
   const integerLimit =
-    column.precision !== undefined ? column.precision - (scale ?? 0) : undefined;
+    column.precision !== undefined
+      ? column.precision - (scale ?? 0)
+      : undefined;
   const declared =
     column.precision !== undefined
       ? `numeric(${column.precision},${scale ?? 0})`
@@ -176,7 +183,9 @@ function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
       if (significant.length > scale) {
         return {
           code: 'numeric_scale',
-          message: `"${shorten(value)}" has ${significant.length} decimal places; ${declared} keeps ${scale} and values are not rounded`,
+          message:
+            `"${shorten(value)}" has ${significant.length} decimal places; ` +
+            `${declared} keeps ${scale} and values are not rounded`,
         };
       }
       fraction = significant;
@@ -184,7 +193,9 @@ function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
     if (integerLimit !== undefined && digits.integer.length > integerLimit) {
       return {
         code: 'numeric_overflow',
-        message: `"${shorten(value)}" has ${digits.integer.length} digits before the decimal point; ${declared} allows ${integerLimit}`,
+        message:
+          `"${shorten(value)}" has ${digits.integer.length} digits before ` +
+          `the decimal point; ${declared} allows ${integerLimit}`,
       };
     }
     if (scale !== undefined) fraction = fraction.padEnd(scale, '0');
@@ -196,7 +207,9 @@ function formatDecimal(digits: DecimalDigits, fraction: string): string {
   const integer = digits.integer === '' ? '0' : digits.integer;
   const isZero = digits.integer === '' && stripTrailingZeros(fraction) === '';
   const sign = digits.negative && !isZero ? '-' : '';
-  return fraction === '' ? `${sign}${integer}` : `${sign}${integer}.${fraction}`;
+  return fraction === ''
+    ? `${sign}${integer}`
+    : `${sign}${integer}.${fraction}`;
 }
 
 function booleanConverter(column: ColumnDefinition): Converter {
@@ -208,7 +221,9 @@ function booleanConverter(column: ColumnDefinition): Converter {
     if (found !== undefined) return found;
     return {
       code: 'invalid_boolean',
-      message: `"${shorten(value)}" is not a boolean (expected one of: ${[...words.keys()].join(', ')})`,
+      message:
+        `"${shorten(value)}" is not a boolean ` +
+        `(expected one of: ${[...words.keys()].join(', ')})`,
     };
   };
 }

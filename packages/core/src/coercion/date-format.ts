@@ -220,7 +220,11 @@ function isValidDateTime(fields: DateTimeFields): boolean {
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date. */
-export function daysFromCivil(year: number, month: number, day: number): number {
+export function daysFromCivil(
+  year: number,
+  month: number,
+  day: number,
+): number {
   const y = month <= 2 ? year - 1 : year;
   const era = Math.floor(y / 400);
   const yearOfEra = y - era * 400;

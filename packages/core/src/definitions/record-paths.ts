@@ -15,7 +15,9 @@
  *   `ancestor::infNFe/@Id`, `../ide/nNF`).
  * - `nfe:det`: a name with a prefix matches by the namespace URI the
  *   definition binds that prefix to, whatever prefix the document uses;
- *   a name without a prefix matches the local name in any namespace.
+ *   an element name without a prefix matches the local name in any
+ *   namespace, an attribute name without one only attributes without a
+ *   namespace (as XML has them).
  *
  * A record path (`records.xmlPath`) is a list of child steps from the
  * document root: `/Orders/Order` (the leading `/` may be left out); one

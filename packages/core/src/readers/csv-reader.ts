@@ -1,7 +1,11 @@
 import { Readable } from 'node:stream';
 import { CsvError, Parser } from 'csv-parse';
 import type { ImportDefinition } from '../definitions/import-definition.js';
-import { ErrorCodes, ImportError, toImportError } from '../errors/import-error.js';
+import {
+  ErrorCodes,
+  ImportError,
+  toImportError,
+} from '../errors/import-error.js';
 import type { RecordPosition, RowIssue } from '../ports/error-log.js';
 import { detectDelimiter } from './csv-delimiter.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
@@ -187,7 +191,10 @@ async function* readRecords(
           : { recordNumber, line: startLine, endLine: startLine + breaks };
 
       if (record.length !== mapping.width) {
-        yield { kind: 'issue', issue: raggedRow(record, raw, mapping, position) };
+        yield {
+          kind: 'issue',
+          issue: raggedRow(record, raw, mapping, position),
+        };
         continue;
       }
 
@@ -282,7 +289,10 @@ export function quotedEmptyFields(raw: string, delimiter: string): Set<number> {
       const after = raw.charCodeAt(j);
       if (
         empty &&
-        (j >= length || after === CR || after === LF || raw.startsWith(delimiter, j))
+        (j >= length ||
+          after === CR ||
+          after === LF ||
+          raw.startsWith(delimiter, j))
       ) {
         found.add(field);
       }
@@ -362,7 +372,9 @@ function nulIssue(
     position,
     ...(column !== undefined && { column }),
     code: 'nul_character',
-    message: `the value of "${column}" holds a NUL character (\\0), which a text value cannot store`,
+    message:
+      `the value of "${column}" holds a NUL character (\\0), ` +
+      'which a text value cannot store',
     rawValue: (values[index] as string).replace(/\u0000/g, '\\0'),
   };
 }

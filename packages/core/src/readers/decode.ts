@@ -231,7 +231,8 @@ function createChunkDecoder(
   const lines = createLineCounter();
   const hint =
     declared === undefined
-      ? `; ${encoding} was detected from the first ${sniffBytes} bytes, declare the file's encoding if it is another`
+      ? `; ${encoding} was detected from the first ${sniffBytes} bytes, ` +
+        "declare the file's encoding if it is another"
       : '';
 
   switch (encoding) {
@@ -391,7 +392,8 @@ function encodingError(
     byte === undefined ? '' : `byte 0x${byte.toString(16).padStart(2, '0')} `;
   return new ImportError(
     ErrorCodes.ENCODING_ERROR,
-    `the file is not valid ${encoding}: ${shown}at byte offset ${offset} (line ${line}) does not decode${failure.hint}`,
+    `the file is not valid ${encoding}: ${shown}at byte offset ${offset} ` +
+      `(line ${line}) does not decode${failure.hint}`,
     { cause: failure.cause, details: { encoding, offset, line } },
   );
 }

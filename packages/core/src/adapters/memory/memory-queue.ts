@@ -1,7 +1,9 @@
-// p-queue is ESM-only. The CommonJS build of core still imports it with a
-// plain `require`, which Node 20.19 and later resolve for ESM packages;
-// that is why core's `engines` says `>=20.19`.
-import PQueue from 'p-queue';
+// p-queue is ESM-only. The CommonJS build of core loads it with a plain
+// `require`, which Node 20.19 and later resolve for ESM packages (hence
+// core's `engines`). There the bundler's interop wraps the module
+// namespace once more, so the class is found by unwrapping `default`.
+import * as pQueueModule from 'p-queue';
+import type PQueueClass from 'p-queue';
 import type {
   ConsumeOptions,
   ImportJob,
@@ -16,6 +18,17 @@ export interface MemoryQueueOptions {
   maxAttempts?: number;
   /** How long a job whose handler threw waits before its next attempt. */
   retryDelayMs?: number;
+}
+
+const PQueue = unwrapDefault(pQueueModule) as typeof PQueueClass;
+type PQueue = PQueueClass;
+
+function unwrapDefault(module: unknown): unknown {
+  let value = module;
+  while (typeof value === 'object' && value !== null && 'default' in value) {
+    value = value.default;
+  }
+  return value;
 }
 
 interface PendingJob {
