@@ -14,6 +14,8 @@ export interface WorkerReport {
   rssBytes: number;
   /** The kernel's high-water mark of the resident set (VmHWM). */
   peakRssBytes: number;
+  /** The JavaScript heap in use: what the import itself holds. */
+  heapUsedBytes: number;
 }
 
 const send = (report: WorkerReport) => process.send?.(report);
@@ -40,8 +42,13 @@ process.on('message', (message) => {
 });
 
 function memory(kind: WorkerReport['kind']): WorkerReport {
-  const rssBytes = process.memoryUsage.rss();
-  return { kind, rssBytes, peakRssBytes: kernelPeak() ?? rssBytes };
+  const { rss: rssBytes, heapUsed: heapUsedBytes } = process.memoryUsage();
+  return {
+    kind,
+    rssBytes,
+    peakRssBytes: kernelPeak() ?? rssBytes,
+    heapUsedBytes,
+  };
 }
 
 function kernelPeak(): number | undefined {

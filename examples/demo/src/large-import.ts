@@ -109,8 +109,8 @@ async function startServer(target: ExampleHost): Promise<string> {
 interface WorkerHandle {
   pid: number;
   startRss: number;
-  /** Stops the worker and resolves with its peak resident set, in bytes. */
-  stop(): Promise<number>;
+  /** Stops the worker; resolves with its peaks, in bytes. */
+  stop(): Promise<{ rss: number; heapUsed: number }>;
 }
 
 async function startWorker(databaseUrl: string): Promise<WorkerHandle> {
@@ -124,12 +124,13 @@ async function startWorker(databaseUrl: string): Promise<WorkerHandle> {
   });
   child = process_;
 
-  let peak = 0;
-  let resolveStopped: (peakBytes: number) => void = () => undefined;
-  const stopped = new Promise<number>((done) => (resolveStopped = done));
+  const peak = { rss: 0, heapUsed: 0 };
+  let resolveStopped: (peaks: typeof peak) => void = () => undefined;
+  const stopped = new Promise<typeof peak>((done) => (resolveStopped = done));
   const ready = new Promise<number>((done, fail) => {
     process_.on('message', (message: WorkerReport) => {
-      peak = Math.max(peak, message.rssBytes, message.peakRssBytes);
+      peak.rss = Math.max(peak.rss, message.rssBytes, message.peakRssBytes);
+      peak.heapUsed = Math.max(peak.heapUsed, message.heapUsedBytes);
       if (message.kind === 'ready') done(message.rssBytes);
       if (message.kind === 'stopped') resolveStopped(peak);
     });
@@ -214,7 +215,11 @@ async function follow(
   }
 }
 
-function verdict(record: PublicImportRecord, peakBytes: number): boolean {
+function verdict(
+  record: PublicImportRecord,
+  peak: { rss: number; heapUsed: number },
+): boolean {
+  const peakBytes = peak.rss;
   const c = record.counts;
   const sum = c.inserted + c.updated + c.unchanged + c.rejected;
   console.log(
@@ -237,6 +242,10 @@ function verdict(record: PublicImportRecord, peakBytes: number): boolean {
   for (const check of checks) {
     console.log(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.what}`);
   }
+  console.log(
+    `Worker peak: ${mb(peakBytes)} MB resident (VmHWM), ` +
+      `${mb(peak.heapUsed)} MB of JavaScript heap in use (sampled).`,
+  );
   console.log(`WORKER_PEAK_RSS_MB=${mb(peakBytes)}`);
   return checks.every((check) => check.ok);
 }

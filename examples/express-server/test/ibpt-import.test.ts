@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

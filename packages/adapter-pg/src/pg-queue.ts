@@ -43,6 +43,7 @@ export interface PgQueue extends ImportQueue {
 }
 
 const queueName = 'erp_import';
+const timingMarginMs = 2_000;
 
 interface FetchedRow {
   id: string;
@@ -82,11 +83,14 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
   const maintenanceSeconds = Math.max(1, Math.ceil(expireSeconds / 4));
   const heartbeatMs = Math.max(500, (expireSeconds * 1000) / 4);
 
+  // Expiry, then up to two maintenance intervals, then a poll; plus a
+  // margin for late timers and round trips on a busy machine.
   const capabilities: QueueCapabilities = {
     durable: true,
     ordered: true,
     redeliveryAfterMs:
-      (expireSeconds + 2 * maintenanceSeconds + pollSeconds) * 1000,
+      (expireSeconds + 2 * maintenanceSeconds + pollSeconds) * 1000 +
+      timingMarginMs,
     maxAttempts,
   };
 

@@ -100,7 +100,7 @@ describeWithRedis('Redis queue: repairing the ordering chain', (redisUrl) => {
     // BullMQ does with a job that stalled too often: nothing of the
     // adapter runs, so nothing hands the key on.
     const bare = new Worker(`imports`, null, {
-      connection: { host: '127.0.0.1', ...redisOptions(redisUrl()) },
+      connection: redisOptions(redisUrl()),
       prefix,
     });
     const token = randomUUID();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import { mergeModes, type MergeMode } from '../ports/import-record.js';
 import {
   parseJsonPath,
   parseXmlRecordPath,
@@ -134,6 +135,12 @@ export const columnSchema = z.object({
   /** boolean: extra words read as true or false, case-insensitively. */
   trueValues: z.array(z.string()).optional(),
   falseValues: z.array(z.string()).optional(),
+  /**
+   * In an update, a field that holds nothing (absent, empty or a null
+   * token) keeps the stored value instead of writing NULL. A new row
+   * still gets NULL. Not for key columns.
+   */
+  emptyMeansKeep: z.boolean().optional(),
 });
 
 export type ColumnInput = z.input<typeof columnSchema>;
@@ -187,6 +194,59 @@ export const childSchema = z.object({
 
 export type ChildDefinitionInput = z.input<typeof childSchema>;
 
+// How a scope column is declared: a name (a text column) or a typed one.
+const scopeColumnSchema = z.union([
+  identifier,
+  z.object({
+    name: identifier,
+    type: z.enum(columnTypes).default('text'),
+    length: z.number().int().positive().optional(),
+    precision: z.number().int().min(1).max(1000).optional(),
+    scale: z.number().int().min(0).max(1000).optional(),
+  }),
+]);
+
+/** The members that say how rows are applied (issue 8). */
+const loadSchemaShape = {
+  /** How rows meet the target; `upsert` by default. */
+  mode: z.enum(mergeModes).default('upsert'),
+  /** Modes an import may ask for instead; the definition's own always. */
+  allowedModes: z.array(z.enum(mergeModes)).optional(),
+  /**
+   * Target columns whose values come from the import's parameters (a
+   * company, a fiscal year), not from the file: written into every row,
+   * matched like the key, and the part of the table a sync replaces.
+   */
+  scope: z.array(scopeColumnSchema).optional(),
+  /**
+   * Sync: mark the rows the file no longer holds instead of deleting
+   * them; `timestamp` sets the column to now() (alive while NULL),
+   * `false` sets it to false (alive while not false). A row that comes
+   * back is made alive again.
+   */
+  softDelete: z
+    .object({
+      column: identifier,
+      mark: z.enum(['timestamp', 'false']).default('timestamp'),
+    })
+    .optional(),
+  /**
+   * Sync: the share (0 to 1) of the scope's rows an import may delete;
+   * more fails it with SYNC_BRAKE unless it allows a mass delete. No
+   * limit when absent.
+   */
+  maxDeleteShare: z.number().min(0).max(1).optional(),
+  /** More rejected records than this fail the import; 0: all or nothing. */
+  maxRejected: z.number().int().min(0).optional(),
+  /** The same as a share (0 to 1) of the records read. */
+  maxRejectedShare: z.number().min(0).max(1).optional(),
+  /**
+   * A column holding the export's version of a row (a timestamp or a
+   * sequence): a row older than the stored one is skipped (`stale_row`).
+   */
+  versionColumn: identifier.optional(),
+};
+
 export const definitionSchema = z
   .object({
     /** The name clients send, such as `customers`. */
@@ -230,6 +290,7 @@ export const definitionSchema = z
     repeated: z.array(z.string().min(1)).optional(),
     /** Child records inside each record, each landing in its own table. */
     children: z.array(childSchema).optional(),
+    ...loadSchemaShape,
   })
   .superRefine((definition, context) => {
     const names = new Set<string>();
@@ -270,9 +331,52 @@ export const definitionSchema = z
       });
     }
     checkRecordMapping(definition, context);
+    checkLoadSettings(definition, context);
   });
 
 type DefinitionShape = z.output<typeof definitionSchema>;
+
+/** Modes, scope, soft delete and version column, checked together. */
+function checkLoadSettings(
+  definition: DefinitionShape,
+  context: IssueSink,
+): void {
+  const report = (path: PropertyKey[], message: string) =>
+    context.addIssue({ code: 'custom', path, message, input: definition });
+  const columns = new Map(definition.columns.map((c) => [c.name, c]));
+  const keys = new Set(definition.key);
+
+  for (const column of definition.columns) {
+    if (column.emptyMeansKeep === true && keys.has(column.name)) {
+      report(['columns'], `key column "${column.name}" cannot keep values`);
+    }
+  }
+  const taken = new Set([
+    ...columns.keys(),
+    ...(definition.tenantColumn === undefined ? [] : [definition.tenantColumn]),
+  ]);
+  for (const entry of definition.scope ?? []) {
+    const name = typeof entry === 'string' ? entry : entry.name;
+    if (taken.has(name)) {
+      report(['scope'], `scope column "${name}" is declared twice`);
+    }
+    taken.add(name);
+  }
+  if (definition.softDelete && taken.has(definition.softDelete.column)) {
+    report(
+      ['softDelete'],
+      `"${definition.softDelete.column}" is written by the import; a ` +
+        'soft-delete column must be one the file does not fill',
+    );
+  }
+  const version = definition.versionColumn;
+  if (version !== undefined && (!columns.has(version) || keys.has(version))) {
+    report(
+      ['versionColumn'],
+      `the version column "${version}" must be a non-key column`,
+    );
+  }
+}
 type ChildShape = z.output<typeof childSchema>;
 type IssueSink = { addIssue(issue: z.core.$ZodRawIssue): void };
 
@@ -446,6 +550,8 @@ export interface ColumnDefinition {
   stripPrefix?: string;
   /** Read in place of an empty, absent or null-token field. */
   default?: string;
+  /** In an update, an empty field keeps the stored value. */
+  emptyMeansKeep?: boolean;
 }
 
 export interface ImportDefinition {
@@ -471,6 +577,20 @@ export interface ImportDefinition {
   repeated?: string[];
   /** Child record types, each with its own table, key and columns. */
   children?: ChildImportDefinition[];
+  /**
+   * How rows are applied; `defineImport` fills `mode`. Every member is
+   * optional so hand-built definitions (and children) upsert as before.
+   */
+  mode?: MergeMode;
+  /** Modes an import may ask for; the definition's own mode always. */
+  allowedModes?: MergeMode[];
+  /** Columns filled from the import's parameters; see `scope` above. */
+  scope?: ColumnDefinition[];
+  softDelete?: { column: string; mark: 'timestamp' | 'false' };
+  maxDeleteShare?: number;
+  maxRejected?: number;
+  maxRejectedShare?: number;
+  versionColumn?: string;
 }
 
 /**
@@ -523,6 +643,7 @@ export function defineImport(input: ImportDefinitionInput): ImportDefinition {
     namespaces: { ...value.namespaces },
     repeated: value.repeated ?? [],
     children: [],
+    ...loadSettingsOf(value),
   };
 
   definition.children = (value.children ?? []).map(
@@ -601,6 +722,41 @@ function buildColumns(
         stripPrefix: column.stripPrefix,
       }),
       ...(column.default !== undefined && { default: column.default }),
+      ...(column.emptyMeansKeep === true && { emptyMeansKeep: true }),
     };
   });
+}
+
+// The load members of a parsed definition, normalized.
+function loadSettingsOf(value: DefinitionShape): Partial<ImportDefinition> {
+  const allowed = new Set([value.mode, ...(value.allowedModes ?? [])]);
+  return {
+    mode: value.mode,
+    allowedModes: mergeModes.filter((mode) => allowed.has(mode)),
+    ...(value.scope !== undefined && {
+      scope: value.scope.map(
+        (entry): ColumnDefinition => {
+          const column = typeof entry === 'string' ? { name: entry } : entry;
+          return {
+            type: 'text',
+            ...column,
+            nullable: false,
+            sources: [column.name],
+            isKey: false,
+          };
+        },
+      ),
+    }),
+    ...(value.softDelete !== undefined && { softDelete: value.softDelete }),
+    ...(value.maxDeleteShare !== undefined && {
+      maxDeleteShare: value.maxDeleteShare,
+    }),
+    ...(value.maxRejected !== undefined && { maxRejected: value.maxRejected }),
+    ...(value.maxRejectedShare !== undefined && {
+      maxRejectedShare: value.maxRejectedShare,
+    }),
+    ...(value.versionColumn !== undefined && {
+      versionColumn: value.versionColumn,
+    }),
+  };
 }

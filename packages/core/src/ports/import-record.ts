@@ -16,7 +16,11 @@ export type ImportState = (typeof importStates)[number];
 export const importFormats = ['csv', 'json', 'ndjson', 'xml'] as const;
 export type ImportFormat = (typeof importFormats)[number];
 
-/** `inserted + updated + unchanged + rejected` equals `read`. */
+/**
+ * `inserted + updated + unchanged + rejected + superseded + skipped`
+ * equals `read`; `deleted` counts target rows the import removed (or
+ * marked) in sync mode, which are not records of the file.
+ */
 export interface ImportCounts {
   read: number;
   inserted: number;
@@ -26,6 +30,26 @@ export interface ImportCounts {
   rejected: number;
   /** Records superseded by a later record with the same key. */
   superseded: number;
+  /**
+   * Valid records deliberately not applied, each with a warning: a key
+   * that exists in insert mode (`key_exists`), a key that does not in
+   * update mode (`key_not_found`), a version older than the stored one
+   * (`stale_row`).
+   */
+  skipped: number;
+  /** The same counts by entity, when the import wrote several tables. */
+  entities?: Record<string, EntityImportCounts>;
+}
+
+/** One entity's share of an import's counts (records, not rows read). */
+export interface EntityImportCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  rejected: number;
+  superseded: number;
+  skipped: number;
 }
 
 export function emptyCounts(): ImportCounts {
@@ -37,6 +61,7 @@ export function emptyCounts(): ImportCounts {
     deleted: 0,
     rejected: 0,
     superseded: 0,
+    skipped: 0,
   };
 }
 
@@ -65,6 +90,44 @@ export interface ImportReadOptions {
   compression?: 'gzip' | 'none';
 }
 
+export const mergeModes = ['upsert', 'insert', 'update', 'sync'] as const;
+
+/**
+ * How rows meet the target: `upsert` inserts and updates; `insert` only
+ * inserts (an existing key is skipped); `update` only updates (a missing
+ * key is skipped); `sync` upserts, then deletes (or marks) the rows of the
+ * tenant and scope that the file no longer holds.
+ */
+export type MergeMode = (typeof mergeModes)[number];
+
+/**
+ * How the rows are applied, chosen per import within what the definition
+ * allows; kept in `ImportRecord.options` with the read options.
+ */
+export interface ImportLoadOptions {
+  /** One of the definition's allowed modes; its own mode when absent. */
+  mode?: MergeMode;
+  /**
+   * Values of the definition's scope columns (`company_id`...): written
+   * into every row, and the part of the table a sync replaces.
+   */
+  params?: Record<string, string>;
+  /**
+   * When the file was exported (ISO 8601). An export older than the last
+   * one applied for the tenant and entity fails with STALE_EXPORT.
+   */
+  exportedAt?: string;
+  /** Lets a sync delete more than the definition's `maxDeleteShare`. */
+  allowMassDelete?: boolean;
+  /** Overrides the definition's: more rejected records fail the import. */
+  maxRejected?: number;
+  /** Overrides the definition's: a share of records read, 0 to 1. */
+  maxRejectedShare?: number;
+}
+
+/** What an import record keeps of the request: read and load options. */
+export type ImportOptions = ImportReadOptions & ImportLoadOptions;
+
 export interface ImportRecord {
   id: string;
   tenant: string;
@@ -80,7 +143,7 @@ export interface ImportRecord {
   byteSize: number;
   /** sha256 of the stored bytes, hex. */
   checksum: string;
-  options: ImportReadOptions;
+  options: ImportOptions;
   /** What the reader found: the encoding and delimiter it used. */
   detected: { encoding?: string; delimiter?: string };
   counts: ImportCounts;

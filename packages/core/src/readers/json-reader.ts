@@ -34,6 +34,12 @@ import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
  * An object or array bound for a jsonb column is written back as JSON
  * text (re-serialized: numbers keep their digits, whitespace does not
  * survive); bound for any other column it rejects the record.
+ *
+ * Child records (`children`) follow their parent, numbered per entity,
+ * with the parent's line and a path such as `$[3].details[1]`.
+ *
+ * TODO: `unknownFields: 'fail'` is not applied to JSON keys yet (nested
+ * paths make "unknown" a per-path question); unmapped keys are ignored.
  */
 
 export interface JsonReaderOptions {

@@ -1,0 +1,101 @@
+import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// The demo end to end, as `npm run demo` runs it, on a test database:
+// the generated files, their counts, and the exit code. The
+// machine-checkable RESULT lines are what the assertions read.
+
+const database = useTestDatabase('demo_run');
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+async function runDemo(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--conditions=source',
+      'examples/demo/src/main.ts',
+      ...args,
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: database.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+function results(stdout: string): Array<Record<string, string>> {
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('RESULT '))
+    .map((line) =>
+      Object.fromEntries(
+        line
+          .slice('RESULT '.length)
+          .split(' ')
+          .map((pair) => pair.split('=') as [string, string]),
+      ),
+    );
+}
+
+describe('npm run demo', () => {
+  it('imports its generated files and exits 0', async () => {
+    const run = await runDemo([]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(results(run.stdout)).toEqual([
+      expect.objectContaining({
+        state: 'completed',
+        read: '2005',
+        inserted: '2000',
+        rejected: '5',
+      }),
+      expect.objectContaining({
+        state: 'completed',
+        read: '2005',
+        inserted: '0',
+        updated: '0',
+        unchanged: '2000',
+        rejected: '5',
+      }),
+      expect.objectContaining({
+        state: 'completed',
+        read: '2002',
+        inserted: '2',
+        updated: '40',
+        unchanged: '1960',
+      }),
+    ]);
+    expect(run.stdout).toContain('[invalid_date]');
+  });
+
+  it('exits 1 when an --expect is not met', async () => {
+    const file = fileURLToPath(
+      new URL(
+        '../../../../shared/data/northwind-customers.csv',
+        import.meta.url,
+      ),
+    );
+    const run = await runDemo([
+      file,
+      '--entity',
+      'customers',
+      '--expect',
+      'read=90',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('expected read=90, got 91');
+  });
+});

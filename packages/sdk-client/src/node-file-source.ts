@@ -1,0 +1,53 @@
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { ByteSource } from './byte-source.js';
+
+// Each pull reads this much at the next position: memory stays at one
+// chunk per upload whatever the file's size.
+const chunkSize = 256 * 1024;
+
+/**
+ * A file on disk as an upload. Every attempt opens the file again and
+ * reads it from the start, so a retry sends every byte.
+ */
+export async function fileSource(path: string): Promise<ByteSource> {
+  // Fails here, before any request, when the path is wrong.
+  const { size } = await stat(path);
+  return {
+    size,
+    name: basename(path),
+    open: () => fileStream(path),
+    canReopen: () => true,
+    close: async () => undefined,
+  };
+}
+
+function fileStream(path: string): ReadableStream<Uint8Array> {
+  let handle: FileHandle | undefined;
+  let position = 0;
+
+  const release = async () => {
+    const opened = handle;
+    handle = undefined;
+    await opened?.close();
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        handle ??= await open(path, 'r');
+        const buffer = new Uint8Array(chunkSize);
+        const { bytesRead } = await handle.read(buffer, 0, chunkSize, position);
+        if (bytesRead === 0) {
+          await release();
+          controller.close();
+          return;
+        }
+        position += bytesRead;
+        controller.enqueue(buffer.subarray(0, bytesRead));
+      },
+      cancel: release,
+    },
+    { highWaterMark: 0 },
+  );
+}
