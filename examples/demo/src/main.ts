@@ -179,6 +179,7 @@ async function importAndReport(
   console.log(
     `RESULT entity=${record.entity} state=${record.state} ` +
       Object.entries(record.counts)
+        .filter(([, value]) => typeof value === 'number')
         .map(([name, value]) => `${name}=${value}`)
         .join(' '),
   );

@@ -64,9 +64,10 @@ interface FetchedRow {
  */
 export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
   const schema = options.schema ?? defaultSchema;
+  // Checked as the adapter's schema; the suffix keeps it an identifier.
   quoteSchema(schema);
   const bossSchema = `${schema}_queue`;
-  const sql = queueSql(quoteSchema(bossSchema));
+  const sql = queueSql(`"${bossSchema}"`);
   const { pool } = options;
   const logger = (options.logger ?? silentLogger).child({
     component: 'pg-queue',

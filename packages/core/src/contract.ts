@@ -10,6 +10,7 @@ export {
   entityListSchema,
   entitySchema,
   errorPageSchema,
+  entityImportCountsSchema,
   errorsQuerySchema,
   healthSchema,
   importCountsSchema,
@@ -62,6 +63,7 @@ export { ErrorCodes } from './errors/import-error.js';
 export type { ErrorCode } from './errors/import-error.js';
 export { importFormats, importStates } from './ports/import-record.js';
 export type {
+  EntityImportCounts,
   ImportCounts,
   ImportFailure,
   ImportFormat,

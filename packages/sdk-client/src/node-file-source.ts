@@ -35,9 +35,15 @@ function fileStream(path: string): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        handle ??= await open(path, 'r');
+        let bytesRead: number;
         const buffer = new Uint8Array(chunkSize);
-        const { bytesRead } = await handle.read(buffer, 0, chunkSize, position);
+        try {
+          handle ??= await open(path, 'r');
+          ({ bytesRead } = await handle.read(buffer, 0, chunkSize, position));
+        } catch (error) {
+          await release().catch(() => undefined);
+          throw error;
+        }
         if (bytesRead === 0) {
           await release();
           controller.close();

@@ -98,6 +98,9 @@ export function createImportRouter(
 
       // The body streams into the file store as it arrives; nothing buffers
       // it here. A gzip body is stored as sent and inflated by the worker.
+      // TODO: a multipart/form-data body is stored as it comes, boundaries
+      // and all; taking the file part out needs a streaming multipart
+      // parser, and desktop clients send the raw file.
       const body: Readable =
         max === undefined ? request : limitUpload(request, max);
       const fileName = query.fileName ?? fileNameOf(request);

@@ -31,6 +31,19 @@ const timestamp = z.string().meta({ format: 'date-time' });
 export const importStateSchema = named('ImportState', z.enum(importStates));
 export const importFormatSchema = named('ImportFormat', z.enum(importFormats));
 
+export const entityImportCountsSchema = named(
+  'EntityImportCounts',
+  z.object({
+    inserted: z.number().int(),
+    updated: z.number().int(),
+    unchanged: z.number().int(),
+    deleted: z.number().int(),
+    rejected: z.number().int(),
+    superseded: z.number().int(),
+    skipped: z.number().int(),
+  }),
+);
+
 export const importCountsSchema = named(
   'ImportCounts',
   z.object({
@@ -40,7 +53,12 @@ export const importCountsSchema = named(
     unchanged: z.number().int(),
     deleted: z.number().int(),
     rejected: z.number().int(),
+    /** Records superseded by a later record with the same key. */
     superseded: z.number().int(),
+    /** Valid records deliberately not applied, each with a warning. */
+    skipped: z.number().int(),
+    /** The same counts by entity, when the import wrote several tables. */
+    entities: z.record(z.string(), entityImportCountsSchema).optional(),
   }),
 );
 

@@ -47,6 +47,35 @@ export interface MergeSqlOptions extends StagingNames {
    * with `buildCountSql` before merging.
    */
   supportsReturning: boolean;
+  /**
+   * Merge only the staged rows whose `__seq` lies between `$1` and `$2`;
+   * how rows the database refuses are searched for.
+   */
+  seqRange?: boolean;
+}
+
+/** The staging column of the empty-means-keep flags, when there is one. */
+const keepColumn = '__keep';
+
+/**
+ * The columns whose stored value an empty field keeps, in definition
+ * order; the `__keep` staging column holds one `0` or `1` for each.
+ */
+export function keepColumnIndexes(definition: ImportDefinition): number[] {
+  const indexes: number[] = [];
+  definition.columns.forEach((column, index) => {
+    if (column.emptyMeansKeep === true) indexes.push(index);
+  });
+  return indexes;
+}
+
+// The columns the engine fills rather than the file: the tenant, then the
+// scope. Matched like the key and written on insert.
+function fixedColumns(definition: ImportDefinition): string[] {
+  return [
+    ...(definition.tenantColumn === undefined ? [] : [definition.tenantColumn]),
+    ...(definition.scope ?? []).map((column) => column.name),
+  ];
 }
 
 /** The PostgreSQL type a column's values are staged as. */
@@ -82,7 +111,8 @@ export function postgresTypeOf(column: ColumnDefinition): string {
 export function stagingColumnNames(definition: ImportDefinition): string[] {
   return [
     ...stagingSystemColumns,
-    ...(definition.tenantColumn === undefined ? [] : [definition.tenantColumn]),
+    ...(keepColumnIndexes(definition).length === 0 ? [] : [keepColumn]),
+    ...fixedColumns(definition),
     ...definition.columns.map((column) => column.name),
   ];
 }
@@ -102,9 +132,16 @@ export function buildStagingTableSql(
     `${quoteIdentifier('__record')} bigint NOT NULL`,
     `${quoteIdentifier('__line')} bigint`,
     `${quoteIdentifier('__path')} text`,
+    ...(keepColumnIndexes(definition).length === 0
+      ? []
+      : [`${quoteIdentifier(keepColumn)} text`]),
     ...(definition.tenantColumn === undefined
       ? []
       : [`${quoteIdentifier(definition.tenantColumn)} text NOT NULL`]),
+    ...(definition.scope ?? []).map(
+      (column) =>
+        `${quoteIdentifier(column.name)} ${postgresTypeOf(column)} NOT NULL`,
+    ),
     ...definition.columns.map(
       (column) => `${quoteIdentifier(column.name)} ${postgresTypeOf(column)}`,
     ),
@@ -215,7 +252,7 @@ export function buildSupersededCursorSql(
  */
 export function buildCountSql(
   definition: ImportDefinition,
-  names: StagingNames,
+  names: StagingNames & { seqRange?: boolean },
 ): string {
   const firstKey = definition.key[0];
   if (firstKey === undefined) throw noKey(definition);
@@ -230,7 +267,7 @@ export function buildCountSql(
     '    (',
     changedCondition(definition, '      '),
     '    ) AS "changed"',
-    `  FROM ${temporaryTableName(names.staging)} AS s`,
+    `  FROM ${stagingSource(names)} AS s`,
     `  LEFT JOIN ${targetName(definition)} AS t`,
     `    ON ${matchCondition(definition)}`,
     ') AS c',
@@ -248,28 +285,42 @@ export function buildMergeSql(
   options: MergeSqlOptions,
 ): string {
   const columns = [
-    ...(definition.tenantColumn === undefined ? [] : [definition.tenantColumn]),
+    ...fixedColumns(definition),
     ...definition.columns.map((column) => column.name),
   ].map(quoteIdentifier);
-  const updatable = nonKeyColumns(definition).map(quoteIdentifier);
+  const updates = updateAssignments(definition);
+  const mode = definition.mode ?? 'upsert';
 
-  const merge = [
-    `MERGE INTO ${targetName(definition)} AS t`,
-    `USING ${temporaryTableName(options.staging)} AS s`,
-    `ON ${matchCondition(definition)}`,
-    // Nothing to update when every column is part of the key.
-    ...(updatable.length === 0
+  // Insert mode never updates and update mode never inserts; the rows
+  // either would touch were moved out of staging (`buildSkipSql`) first.
+  const whenMatched =
+    updates.length === 0 || mode === 'insert'
       ? []
       : [
           'WHEN MATCHED AND (',
           changedCondition(definition, '  '),
           ') THEN',
           '  UPDATE SET',
-          updatable.map((name) => `    ${name} = s.${name}`).join(',\n'),
-        ]),
-    'WHEN NOT MATCHED THEN',
-    `  INSERT (${columns.join(', ')})`,
-    `  VALUES (${columns.map((name) => `s.${name}`).join(', ')})`,
+          updates.map((line) => `    ${line}`).join(',\n'),
+        ];
+  const whenNotMatched =
+    mode === 'update'
+      ? []
+      : [
+          'WHEN NOT MATCHED THEN',
+          `  INSERT (${columns.join(', ')})`,
+          `  VALUES (${columns.map((name) => `s.${name}`).join(', ')})`,
+        ];
+  const merge = [
+    `MERGE INTO ${targetName(definition)} AS t`,
+    `USING ${stagingSource(options)} AS s`,
+    `ON ${matchCondition(definition)}`,
+    ...whenMatched,
+    ...whenNotMatched,
+    // MERGE needs one WHEN: update mode over a table of keys only.
+    ...(whenMatched.length + whenNotMatched.length === 0
+      ? ['WHEN MATCHED THEN DO NOTHING']
+      : []),
   ];
   if (!options.supportsReturning) return merge.join('\n');
 
@@ -286,6 +337,238 @@ export function buildMergeSql(
     `  count(*) FILTER (WHERE "action" = 'UPDATE') AS "updated"`,
     'FROM merged',
   ].join('\n');
+}
+
+/** The reasons a valid row is not applied; each is a warning code. */
+export type SkipReason = 'key_exists' | 'key_not_found' | 'stale_row';
+
+export interface OutcomeNames extends StagingNames {
+  /** Rows set aside with a reason (`SkipReason`), in pg_temp. */
+  skipped: string;
+  /** Rows the database refused, with its answer, in pg_temp. */
+  rejected: string;
+}
+
+/**
+ * The tables rows leave staging for: each has every staging column (so a
+ * sync still sees their keys as part of the file) and what happened.
+ */
+export function buildOutcomeTablesSql(names: OutcomeNames): string[] {
+  const staging = temporaryTableName(names.staging);
+  return [
+    [
+      `CREATE TEMPORARY TABLE ${temporaryTableName(names.skipped)} (`,
+      `  LIKE ${staging},`,
+      `  ${quoteIdentifier('__reason')} text NOT NULL`,
+      ') ON COMMIT DROP',
+    ].join('\n'),
+    [
+      `CREATE TEMPORARY TABLE ${temporaryTableName(names.rejected)} (`,
+      `  LIKE ${staging},`,
+      `  ${quoteIdentifier('__sql_state')} text NOT NULL,`,
+      `  ${quoteIdentifier('__constraint')} text,`,
+      `  ${quoteIdentifier('__column')} text,`,
+      `  ${quoteIdentifier('__message')} text NOT NULL`,
+      ') ON COMMIT DROP',
+    ].join('\n'),
+  ];
+}
+
+/**
+ * Moves the staged rows that must not be applied, for one reason, to the
+ * skipped table: in insert mode those whose key exists, in update mode
+ * those whose key does not, with a version column those older than the
+ * stored row (a row without a version never replaces one with).
+ */
+export function buildSkipSql(
+  definition: ImportDefinition,
+  names: OutcomeNames,
+  reason: SkipReason,
+): string {
+  const staging = temporaryTableName(names.staging);
+  const target = targetName(definition);
+  let removal: string[];
+  switch (reason) {
+    case 'key_exists':
+      removal = [
+        `  DELETE FROM ${staging} AS s`,
+        `  USING ${target} AS t`,
+        `  WHERE ${matchCondition(definition)}`,
+      ];
+      break;
+    case 'key_not_found':
+      removal = [
+        `  DELETE FROM ${staging} AS s`,
+        '  WHERE NOT EXISTS (',
+        `    SELECT 1 FROM ${target} AS t`,
+        `    WHERE ${matchCondition(definition)}`,
+        '  )',
+      ];
+      break;
+    case 'stale_row': {
+      if (definition.versionColumn === undefined) {
+        throw new ImportError(
+          ErrorCodes.INVALID_DEFINITION,
+          `definition "${definition.entity}" has no version column`,
+        );
+      }
+      const version = quoteIdentifier(definition.versionColumn);
+      removal = [
+        `  DELETE FROM ${staging} AS s`,
+        `  USING ${target} AS t`,
+        `  WHERE ${matchCondition(definition)}`,
+        `    AND t.${version} IS NOT NULL`,
+        `    AND (s.${version} IS NULL OR s.${version} < t.${version})`,
+      ];
+      break;
+    }
+    default:
+      return unknownType(reason);
+  }
+  return [
+    'WITH moved AS (',
+    ...removal,
+    '  RETURNING s.*',
+    ')',
+    `INSERT INTO ${temporaryTableName(names.skipped)}`,
+    `SELECT moved.*, '${reason}' FROM moved`,
+  ].join('\n');
+}
+
+/** How many rows a `__seq` range of staging holds, and its bounds. */
+export function buildSeqRangeSql(names: StagingNames): string {
+  const seq = quoteIdentifier('__seq');
+  return [
+    `SELECT count(*) AS "rows", min(${seq}) AS "first", max(${seq}) AS "last"`,
+    `FROM ${temporaryTableName(names.staging)}`,
+    `WHERE ${seq} BETWEEN $1 AND $2`,
+  ].join('\n');
+}
+
+/**
+ * Moves the staged row `__seq = $1` to the rejected table with the
+ * database's answer: SQLSTATE `$2`, constraint `$3`, column `$4`,
+ * message `$5`.
+ */
+export function buildRejectRowSql(names: OutcomeNames): string {
+  return [
+    'WITH moved AS (',
+    `  DELETE FROM ${temporaryTableName(names.staging)}`,
+    `  WHERE ${quoteIdentifier('__seq')} = $1`,
+    '  RETURNING *',
+    ')',
+    `INSERT INTO ${temporaryTableName(names.rejected)}`,
+    'SELECT moved.*, $2, $3, $4, $5 FROM moved',
+  ].join('\n');
+}
+
+/** Declares a cursor over the skipped rows, in file order. */
+export function buildSkippedCursorSql(
+  cursor: string,
+  names: OutcomeNames,
+): string {
+  const columns = ['__seq', '__record', '__line', '__path', '__reason'];
+  return [
+    `DECLARE ${quoteIdentifier(cursor)} NO SCROLL CURSOR FOR`,
+    `SELECT ${columns.map(quoteIdentifier).join(', ')}`,
+    `FROM ${temporaryTableName(names.skipped)}`,
+    `ORDER BY ${quoteIdentifier('__seq')}`,
+  ].join('\n');
+}
+
+/** Declares a cursor over the rejected rows, in file order. */
+export function buildRejectedCursorSql(
+  cursor: string,
+  names: OutcomeNames,
+): string {
+  const columns = [
+    '__seq',
+    '__record',
+    '__line',
+    '__path',
+    '__sql_state',
+    '__constraint',
+    '__column',
+    '__message',
+  ];
+  return [
+    `DECLARE ${quoteIdentifier(cursor)} NO SCROLL CURSOR FOR`,
+    `SELECT ${columns.map(quoteIdentifier).join(', ')}`,
+    `FROM ${temporaryTableName(names.rejected)}`,
+    `ORDER BY ${quoteIdentifier('__seq')}`,
+  ].join('\n');
+}
+
+/**
+ * The target rows of this tenant and scope that a sync considers, and how
+ * many of them the file no longer holds (not staged, nor set aside as
+ * skipped or refused). The tenant is `$1` when the definition has a
+ * tenant column, then each scope value in order. Soft-deleted rows are
+ * left out of both counts.
+ */
+export function buildSyncCountSql(
+  definition: ImportDefinition,
+  names: OutcomeNames,
+): string {
+  return [
+    'SELECT count(*) AS "total",',
+    '  count(*) FILTER (WHERE',
+    absentCondition(definition, names, '    '),
+    '  ) AS "absent"',
+    `FROM ${targetName(definition)} AS t`,
+    `WHERE ${scopeCondition(definition)}`,
+  ].join('\n');
+}
+
+/**
+ * Deletes (or marks, with a soft-delete column) the target rows of this
+ * tenant and scope that the file no longer holds; parameters as in
+ * `buildSyncCountSql`. A separate statement rather than `WHEN NOT MATCHED
+ * BY SOURCE`, which PostgreSQL 15 and 16 lack, in the same transaction.
+ */
+export function buildSyncDeleteSql(
+  definition: ImportDefinition,
+  names: OutcomeNames,
+): string {
+  const soft = definition.softDelete;
+  const head =
+    soft === undefined
+      ? [`DELETE FROM ${targetName(definition)} AS t`]
+      : [
+          `UPDATE ${targetName(definition)} AS t`,
+          `SET ${quoteIdentifier(soft.column)} = ` +
+            (soft.mark === 'timestamp' ? 'now()' : 'false'),
+        ];
+  return [
+    ...head,
+    `WHERE ${scopeCondition(definition)}`,
+    '  AND',
+    absentCondition(definition, names, '  '),
+  ].join('\n');
+}
+
+// The tenant's and scope's rows, alive ones only with a soft delete.
+function scopeCondition(definition: ImportDefinition): string {
+  const conditions = fixedColumns(definition).map(
+    (name, index) => `t.${quoteIdentifier(name)} = $${index + 1}`,
+  );
+  const alive = softDeleteParts(definition)?.alive;
+  if (alive !== undefined) conditions.push(alive);
+  return conditions.length === 0 ? 'true' : conditions.join(' AND ');
+}
+
+function absentCondition(
+  definition: ImportDefinition,
+  names: OutcomeNames,
+  indent: string,
+): string {
+  return [names.staging, names.skipped, names.rejected]
+    .map(
+      (table, index) =>
+        `${indent}${index === 0 ? '' : 'AND '}NOT EXISTS (SELECT 1 FROM ` +
+        `${temporaryTableName(table)} AS s WHERE ${matchCondition(definition)})`,
+    )
+    .join('\n');
 }
 
 /**
@@ -307,11 +590,64 @@ export function targetName(definition: ImportDefinition): string {
 }
 
 function matchCondition(definition: ImportDefinition): string {
-  const keys = [
-    ...(definition.tenantColumn === undefined ? [] : [definition.tenantColumn]),
-    ...definition.key,
-  ].map(quoteIdentifier);
+  const keys = [...fixedColumns(definition), ...definition.key].map(
+    quoteIdentifier,
+  );
   return keys.map((name) => `t.${name} = s.${name}`).join(' AND ');
+}
+
+// The staging table, or the slice of it one `__seq` range holds.
+function stagingSource(names: StagingNames & { seqRange?: boolean }): string {
+  const staging = temporaryTableName(names.staging);
+  if (names.seqRange !== true) return staging;
+  return (
+    `(SELECT * FROM ${staging} ` +
+    `WHERE ${quoteIdentifier('__seq')} BETWEEN $1 AND $2)`
+  );
+}
+
+// What a column is set to on update: the staged value, or the stored one
+// when the field was empty and the column keeps values.
+function sourceValue(definition: ImportDefinition, name: string): string {
+  const column = quoteIdentifier(name);
+  const keepAt = keepColumnIndexes(definition)
+    .map((index) => definition.columns[index]?.name)
+    .indexOf(name);
+  if (keepAt < 0) return `s.${column}`;
+  return (
+    `CASE WHEN substr(s.${quoteIdentifier(keepColumn)}, ${keepAt + 1}, 1) ` +
+    `= '1' THEN t.${column} ELSE s.${column} END`
+  );
+}
+
+// A soft-deleted row that comes back in the file is made alive again.
+function softDeleteParts(
+  definition: ImportDefinition,
+): { dead: string; revive: string; alive: string } | undefined {
+  const mark = definition.softDelete;
+  if (mark === undefined) return undefined;
+  const column = `t.${quoteIdentifier(mark.column)}`;
+  return mark.mark === 'timestamp'
+    ? {
+        dead: `${column} IS NOT NULL`,
+        alive: `${column} IS NULL`,
+        revive: `${quoteIdentifier(mark.column)} = NULL`,
+      }
+    : {
+        dead: `${column} IS NOT DISTINCT FROM false`,
+        alive: `${column} IS DISTINCT FROM false`,
+        revive: `${quoteIdentifier(mark.column)} = true`,
+      };
+}
+
+function updateAssignments(definition: ImportDefinition): string[] {
+  const revive = softDeleteParts(definition)?.revive;
+  return [
+    ...nonKeyColumns(definition).map(
+      (name) => `${quoteIdentifier(name)} = ${sourceValue(definition, name)}`,
+    ),
+    ...(revive === undefined ? [] : [revive]),
+  ];
 }
 
 // One line per column, OR-ed; `false` when there is nothing but the key.
@@ -319,12 +655,18 @@ function changedCondition(
   definition: ImportDefinition,
   indent: string,
 ): string {
-  const columns = nonKeyColumns(definition).map(quoteIdentifier);
-  if (columns.length === 0) return `${indent}false`;
-  return columns
-    .map((name, index) => {
+  const conditions = nonKeyColumns(definition).map(
+    (name) =>
+      `t.${quoteIdentifier(name)} IS DISTINCT FROM ` +
+      sourceValue(definition, name),
+  );
+  const dead = softDeleteParts(definition)?.dead;
+  if (dead !== undefined) conditions.push(dead);
+  if (conditions.length === 0) return `${indent}false`;
+  return conditions
+    .map((condition, index) => {
       const or = index === 0 ? '' : 'OR ';
-      return `${indent}${or}t.${name} IS DISTINCT FROM s.${name}`;
+      return `${indent}${or}${condition}`;
     })
     .join('\n');
 }
@@ -337,10 +679,10 @@ function nonKeyColumns(definition: ImportDefinition): string[] {
 }
 
 function refuseReservedNames(definition: ImportDefinition): void {
-  const reserved = new Set<string>(stagingSystemColumns);
+  const reserved = new Set<string>([...stagingSystemColumns, keepColumn]);
   const clash = [
     ...definition.columns.map((column) => column.name),
-    ...(definition.tenantColumn === undefined ? [] : [definition.tenantColumn]),
+    ...fixedColumns(definition),
   ].find((name) => reserved.has(name));
   if (clash !== undefined) {
     throw new ImportError(
