@@ -84,7 +84,7 @@ describeWithRedis('Redis status store and error log specifics', (redisUrl) => {
     ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
   });
 
-  it('keeps ordering keys with colons apart', async () => {
+  it('keeps tenants and idempotency keys with colons apart', async () => {
     const store = createRedisStatusStore({ connection: client, prefix });
     const a = sampleImportRecord({ tenant: 'a:b', idempotencyKey: 'c' });
     const b = sampleImportRecord({ tenant: 'a', idempotencyKey: 'b:c' });

@@ -75,7 +75,9 @@ function describe(code: NetworkErrorCode, timeoutMs?: number): string {
   }
 }
 
-export function isErpImportApiError(error: unknown): error is ErpImportApiError {
+export function isErpImportApiError(
+  error: unknown,
+): error is ErpImportApiError {
   return error instanceof ErpImportApiError;
 }
 

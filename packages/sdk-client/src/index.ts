@@ -52,11 +52,7 @@ export type {
 export { formatFromFileName } from './file-format.js';
 export { defaultRetryOptions } from './retry-policy.js';
 export type { RetryOptions } from './retry-policy.js';
-export type {
-  RetryEvent,
-  TokenSource,
-  UploadProgress,
-} from './transport.js';
+export type { RetryEvent, TokenSource, UploadProgress } from './transport.js';
 // The contract's types, so callers need not import core themselves.
 export type {
   Entity,

@@ -11,9 +11,7 @@ export type RecordsFormat = 'ndjson' | 'csv';
 
 export type RecordInput = Readonly<Record<string, unknown>>;
 
-export type RecordsSource =
-  | Iterable<RecordInput>
-  | AsyncIterable<RecordInput>;
+export type RecordsSource = Iterable<RecordInput> | AsyncIterable<RecordInput>;
 
 export interface EncodeRecordsOptions {
   format: RecordsFormat;

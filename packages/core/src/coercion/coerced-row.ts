@@ -9,6 +9,11 @@ export interface CoercedRow {
   position: RecordPosition;
   values: Array<string | null>;
   entity?: string;
+  /**
+   * Indexes of `emptyMeansKeep` columns whose field held nothing: their
+   * NULL is not written over a stored value.
+   */
+  kept?: number[];
 }
 
 export type CoercionResult =

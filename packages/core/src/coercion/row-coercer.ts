@@ -14,6 +14,8 @@ interface ColumnPlan {
   convert: Converter;
   /** The column's `default`, read when the field holds nothing. */
   fallback: string | undefined;
+  /** `emptyMeansKeep`: nothing here keeps the stored value. */
+  keep: boolean;
 }
 
 /**
@@ -27,8 +29,10 @@ interface ColumnPlan {
  * '' in a text column and is NULL in any other. A column's `default` is
  * read in place of any of those, as if the file held it (`stripPrefix`
  * is the readers' business, done before records get here). A NULL in a
- * key or NOT NULL column is a `required` issue. Every failing value of a
- * record is reported, not only the first.
+ * key or NOT NULL column is a `required` issue, unless the column says
+ * `emptyMeansKeep`: then the row lists it in `kept`, and an update leaves
+ * the stored value. Every failing value of a record is reported, not only
+ * the first.
  */
 export function createRowCoercer(
   definition: ImportDefinition,
@@ -38,6 +42,7 @@ export function createRowCoercer(
     nullable: column.nullable,
     convert: createConverter(column, definition.locale),
     fallback: column.default,
+    keep: column.emptyMeansKeep === true,
   }));
   const nullTokens = new Set(definition.nullTokens);
   const isNullToken =
@@ -51,6 +56,7 @@ export function createRowCoercer(
     const raw = record.values;
     const values = new Array<string | null>(plans.length);
     let issues: RowIssue[] | undefined;
+    let kept: number[] | undefined;
 
     for (let i = 0; i < plans.length; i++) {
       const plan = plans[i] as ColumnPlan;
@@ -66,11 +72,7 @@ export function createRowCoercer(
           : written;
 
       let converted: string | null;
-      if (value === undefined) {
-        // TODO: an absent field reads as NULL for now; "absent means keep
-        // the stored value" needs the loader to leave the column out.
-        converted = null;
-      } else if (value === null || isNullToken(value)) {
+      if (value === undefined || value === null || isNullToken(value)) {
         converted = null;
       } else {
         const result = plan.convert(value);
@@ -89,6 +91,13 @@ export function createRowCoercer(
         converted = result;
       }
 
+      if (converted === null && plan.keep) {
+        // The loader keeps the stored value; a new row gets NULL, which a
+        // NOT NULL target refuses for that row alone.
+        (kept ??= []).push(i);
+        values[i] = null;
+        continue;
+      }
       if (converted === null && !plan.nullable) {
         (issues ??= []).push({
           severity: 'error',
@@ -111,6 +120,7 @@ export function createRowCoercer(
         position: record.position,
         values,
         ...(record.entity !== undefined && { entity: record.entity }),
+        ...(kept !== undefined && { kept }),
       },
     };
   };

@@ -18,8 +18,10 @@ import {
 } from '../ports/import-record.js';
 import type { JobContext } from '../ports/queue.js';
 import type { ImportTransition } from '../ports/status-store.js';
+import { parentRejected } from '../readers/nested-records.js';
 import type { RecordReader } from '../readers/record-reader.js';
 import type { EngineContext } from './engine-context.js';
+import { importCountsOf, RecordTally } from './import-counts.js';
 import { createIssueWriter, type IssueWriter } from './issue-writer.js';
 import { startProgressReporter } from './progress-reporter.js';
 import type { PgPoolClientLike } from './importer-types.js';
@@ -153,6 +155,8 @@ async function runImport(
 ): Promise<ImportRecord> {
   const { record, logger, run } = options;
   const definition = engine.definitions.get(record.entity);
+  // The parent first: the loader merges in this order.
+  const definitions = [definition, ...(definition.children ?? [])];
   const createReader = createReaderFor(record.format);
   const input = await engine.fileStore.open(record.fileKey);
 
@@ -165,7 +169,7 @@ async function runImport(
     input.destroy();
     throw error;
   }
-  const tally = { read: 0, rejected: 0 };
+  const tally = new RecordTally();
   const issues = createIssueWriter(engine.errorLog, record.id);
   const progress = startProgressReporter({
     statusStore: engine.statusStore,
@@ -179,7 +183,14 @@ async function runImport(
     }),
     logger,
   });
-  const rows = readRows({ engine, record, definition, reader, issues, tally });
+  const rows = readRows({
+    engine,
+    record,
+    definitions,
+    reader,
+    issues,
+    tally,
+  });
 
   // `completed` commits with the rows when the status store lives in the
   // target database; otherwise it is written right after COMMIT.
@@ -194,7 +205,7 @@ async function runImport(
   ) => {
     await issues.flush();
     run.detected = { ...reader.detected() };
-    run.counts = countsOf(result, tally, definition);
+    run.counts = importCountsOf(result, tally, definitions);
     // No progress write may land after the final one below.
     await progress.stop();
     progress.setPhase('done');
@@ -236,7 +247,7 @@ async function runImport(
       client,
       importId: record.id,
       tenant: record.tenant,
-      definitions: [definition],
+      definitions,
       rows,
       ledgerSchema: engine.ledgerSchema,
       onIssues: (batch) => issues.add(batch),
@@ -285,10 +296,11 @@ async function runImport(
 interface ReadRowsOptions {
   engine: EngineContext;
   record: ImportRecord;
-  definition: ImportDefinition;
+  /** The import's definition, then its children's. */
+  definitions: readonly ImportDefinition[];
   reader: RecordReader;
   issues: IssueWriter;
-  tally: { read: number; rejected: number };
+  tally: RecordTally;
 }
 
 /**
@@ -296,91 +308,85 @@ interface ReadRowsOptions {
  * record counts once in `read` and at most once in `rejected`, however
  * many issues it has; a reader's issue of severity `error` about a record
  * stands for that record, which the reader then does not hand out (and if
- * it does, it is not loaded).
+ * it does, it is not loaded). Records are told apart by entity and
+ * number, since child records are numbered per entity.
+ *
+ * Each record is read by its own entity's column types. Child records
+ * follow their parent; when the parent is rejected here, they are
+ * rejected with it (`parent_rejected`), as the readers do for a parent
+ * they reject themselves.
  */
 async function* readRows(options: ReadRowsOptions): AsyncGenerator<CoercedRow> {
-  const { engine, record, reader, issues, tally } = options;
-  const coerce = createRowCoercer(options.definition);
+  const { engine, record, reader, issues, tally, definitions } = options;
+  const parentEntity = definitions[0]!.entity;
+  const coercers = new Map(
+    definitions.map((definition) => [
+      definition.entity,
+      createRowCoercer(definition),
+    ]),
+  );
 
   // Cleared only once the loader reads rows, so an import that turns out
   // to be applied already keeps the error log of the attempt that did it.
   await engine.errorLog.clear(record.id);
 
-  let lastRejected: number | undefined;
+  let lastRejected: string | undefined;
+  let parentWasRejected = false;
   for await (const item of reader.items()) {
     if (item.kind === 'issue') {
       const { issue } = item;
-      const recordNumber = issue.position.recordNumber;
+      const entity = issue.entity ?? parentEntity;
+      const id = recordId(entity, issue.position.recordNumber);
       if (
         issue.severity === 'error' &&
-        recordNumber >= 1 &&
-        recordNumber !== lastRejected
+        issue.position.recordNumber >= 1 &&
+        id !== lastRejected
       ) {
-        tally.read += 1;
-        tally.rejected += 1;
-        lastRejected = recordNumber;
+        tally.count(entity, true);
+        lastRejected = id;
+        if (entity === parentEntity) parentWasRejected = true;
       }
       await issues.add([issue]);
       continue;
     }
 
-    const recordNumber = item.record.position.recordNumber;
-    if (recordNumber === lastRejected) continue;
-    tally.read += 1;
+    const { position } = item.record;
+    const entity = item.record.entity ?? parentEntity;
+    const id = recordId(entity, position.recordNumber);
+    if (id === lastRejected) continue;
+    if (entity === parentEntity) {
+      parentWasRejected = false;
+    } else if (parentWasRejected) {
+      tally.count(entity, true);
+      lastRejected = id;
+      await issues.add([parentRejected(position, entity)]);
+      continue;
+    }
+
+    const coerce = coercers.get(entity);
+    if (coerce === undefined) {
+      throw new ImportError(
+        ErrorCodes.UNKNOWN_ENTITY,
+        `the reader gave a record of entity "${entity}", which this ` +
+          'import does not write',
+        { details: { entity, position } },
+      );
+    }
     const result = coerce(item.record);
+    tally.count(entity, !result.ok);
     if (result.ok) {
       yield result.row;
     } else {
-      tally.rejected += 1;
-      lastRejected = recordNumber;
+      lastRejected = id;
+      if (entity === parentEntity) parentWasRejected = true;
       await issues.add(result.issues);
     }
   }
   await issues.flush();
 }
 
-/**
- * The import's counts, checked: every record read is inserted, updated,
- * unchanged, superseded or rejected. Rows the loader staged but did not
- * merge (refused by the database) are rejected too. A mismatch means a
- * record was lost on the way, which fails the import (and rolls it back).
- */
-function countsOf(
-  result: ApplyResult,
-  tally: { read: number; rejected: number },
-  definition: ImportDefinition,
-): ImportCounts {
-  const loaded = result.counts[definition.entity];
-  const staged = loaded?.staged ?? 0;
-  const merged =
-    (loaded?.inserted ?? 0) +
-    (loaded?.updated ?? 0) +
-    (loaded?.unchanged ?? 0) +
-    (loaded?.superseded ?? 0);
-  const counts: ImportCounts = {
-    read: tally.read,
-    inserted: loaded?.inserted ?? 0,
-    updated: loaded?.updated ?? 0,
-    unchanged: loaded?.unchanged ?? 0,
-    deleted: loaded?.deleted ?? 0,
-    superseded: loaded?.superseded ?? 0,
-    rejected: tally.rejected + Math.max(0, staged - merged),
-  };
-
-  const accounted =
-    counts.inserted +
-    counts.updated +
-    counts.unchanged +
-    counts.superseded +
-    counts.rejected;
-  if (accounted !== counts.read) {
-    throw new ImportError(
-      ErrorCodes.INTERNAL,
-      `counts do not add up: ${counts.read} records read, ${accounted} accounted for`,
-      { details: { counts, staged } },
-    );
-  }
-  return counts;
+function recordId(entity: string, recordNumber: number): string {
+  return `${entity}\u0000${recordNumber}`;
 }
 
 /**

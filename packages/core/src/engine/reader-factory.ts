@@ -6,7 +6,9 @@ import type {
   ImportReadOptions,
 } from '../ports/import-record.js';
 import { createCsvReader } from '../readers/csv-reader.js';
+import { createJsonReader } from '../readers/json-reader.js';
 import type { RecordReader } from '../readers/record-reader.js';
+import { createXmlReader } from '../readers/xml-reader.js';
 
 export interface ReaderInput {
   definition: ImportDefinition;
@@ -24,6 +26,23 @@ const readerFactories: Partial<Record<ImportFormat, ReaderFactory>> = {
     createCsvReader(input, {
       definition,
       ...(options.delimiter !== undefined && { delimiter: options.delimiter }),
+      ...(options.encoding !== undefined && { encoding: options.encoding }),
+    }),
+  json: (input, { definition, options }) =>
+    createJsonReader(input, {
+      definition,
+      format: 'json',
+      ...(options.encoding !== undefined && { encoding: options.encoding }),
+    }),
+  ndjson: (input, { definition, options }) =>
+    createJsonReader(input, {
+      definition,
+      format: 'ndjson',
+      ...(options.encoding !== undefined && { encoding: options.encoding }),
+    }),
+  xml: (input, { definition, options }) =>
+    createXmlReader(input, {
+      definition,
       ...(options.encoding !== undefined && { encoding: options.encoding }),
     }),
 };

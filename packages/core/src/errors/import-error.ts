@@ -33,6 +33,12 @@ export const ErrorCodes = {
   ALREADY_APPLIED: 'ALREADY_APPLIED',
   /** The target table is missing, or lacks a column the definition names. */
   TARGET_TABLE_MISMATCH: 'TARGET_TABLE_MISMATCH',
+  /** A sync would delete more of its scope than the definition allows. */
+  SYNC_BRAKE: 'SYNC_BRAKE',
+  /** The export is older than one already applied for the entity. */
+  STALE_EXPORT: 'STALE_EXPORT',
+  /** A revert would undo rows a later import changed. */
+  REVERT_CONFLICT: 'REVERT_CONFLICT',
 
   // The worker.
   WORKER_LOST: 'WORKER_LOST',

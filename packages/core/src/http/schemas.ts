@@ -34,6 +34,7 @@ export const importFormatSchema = named('ImportFormat', z.enum(importFormats));
 export const entityImportCountsSchema = named(
   'EntityImportCounts',
   z.object({
+    read: z.number().int(),
     inserted: z.number().int(),
     updated: z.number().int(),
     unchanged: z.number().int(),
@@ -57,7 +58,10 @@ export const importCountsSchema = named(
     superseded: z.number().int(),
     /** Valid records deliberately not applied, each with a warning. */
     skipped: z.number().int(),
-    /** The same counts by entity, when the import wrote several tables. */
+    /**
+     * By entity, when a definition with children fed several tables;
+     * each adds up to its own `read`, and the fields above are the sums.
+     */
     entities: z.record(z.string(), entityImportCountsSchema).optional(),
   }),
 );

@@ -4,28 +4,43 @@ import type { ImportDefinition } from '../definitions/import-definition.js';
 import {
   ErrorCodes,
   ImportError,
+  sqlStateOf,
   toImportError,
 } from '../errors/import-error.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { RowIssue } from '../ports/error-log.js';
+import type { ImportLoadOptions } from '../ports/import-record.js';
 import { copyRows } from './copy-stream.js';
 import { quoteIdentifier } from './identifiers.js';
 import {
   ensureLedger,
   findAppliedImport,
+  latestExportApplied,
   recordAppliedImport,
   type EntityCounts,
 } from './ledger.js';
+import { resolveLoadPlan, type LoadPlan } from './load-plan.js';
 import {
   buildCopySql,
   buildCountSql,
   buildDedupeSql,
   buildMergeSql,
+  buildOutcomeTablesSql,
+  buildRejectedCursorSql,
+  buildRejectRowSql,
+  buildSeqRangeSql,
+  buildSkippedCursorSql,
+  buildSkipSql,
   buildStagingTableSql,
   buildSupersededCursorSql,
   buildSupersededTableSql,
+  buildSyncCountSql,
+  buildSyncDeleteSql,
+  keepColumnIndexes,
   targetName,
   type DedupeNames,
+  type OutcomeNames,
+  type SkipReason,
 } from './merge-sql.js';
 import type { PgClientLike } from './pg-client.js';
 import { detectServerCapabilities } from './server-capabilities.js';
@@ -55,6 +70,20 @@ import { checkTargetTable } from './target-table.js';
  * can skew the split between inserted and updated (never the data; the
  * MERGE decides per row). The MERGE's row count is checked against the
  * count and a mismatch is logged.
+ *
+ * Modes (the first entity's; children always upsert): rows an insert or
+ * update must not apply, and rows older than the stored version, leave
+ * staging for a skipped table before the MERGE and are reported as
+ * warnings. A sync counts what it would delete before merging (the brake)
+ * and deletes after, in a separate statement of the same transaction.
+ *
+ * Rows the database refuses: the MERGE runs inside a savepoint, which
+ * costs an import without such rows nothing measurable. When it fails
+ * with a data or integrity error (SQLSTATE class 22 or 23), the loader
+ * rolls back to the savepoint and merges `__seq` ranges of staging, each
+ * in its own savepoint, halving a range that fails until the failing row
+ * stands alone; that row moves to a rejected table with the database's
+ * answer, and every range that merges stays merged.
  */
 
 export interface ApplyImportOptions {
@@ -102,6 +131,18 @@ export interface ApplyImportOptions {
   mergeReturning?: boolean;
   /** COPY buffer size per entity; 256 KiB by default. */
   copyChunkBytes?: number;
+  /**
+   * The import's mode, scope parameters, export timestamp and brake
+   * release, for the first definition. Checked with `resolveLoadPlan`:
+   * a request the definition does not allow fails INVALID_REQUEST.
+   */
+  load?: ImportLoadOptions;
+  /**
+   * Runs inside the transaction once every entity is merged, before the
+   * ledger row: throwing (the engine's reject thresholds) rolls the whole
+   * import back.
+   */
+  checkMerged?: (result: ApplyResult) => Promise<void> | void;
 }
 
 export interface ApplyResult {
@@ -117,8 +158,11 @@ export type { EntityCounts } from './ledger.js';
 /** Superseded records reported to `onIssues` per batch. */
 const issueBatchSize = 1000;
 
-interface StagedEntity extends DedupeNames {
+interface StagedEntity extends DedupeNames, OutcomeNames {
   definition: ImportDefinition;
+  /** The scope values (the first entity), bound in sync statements. */
+  scopeValues: readonly string[];
+  allowMassDelete: boolean;
 }
 
 export async function applyImport(
@@ -130,6 +174,7 @@ export async function applyImport(
   checkDefinitions(definitions);
 
   try {
+    const plan = resolveLoadPlan(definitions[0]!, options.load);
     signal?.throwIfAborted();
     const capabilities = await detectServerCapabilities(client);
     const mergeReturning =
@@ -147,18 +192,30 @@ export async function applyImport(
         logger.info({ counts: stored }, 'import already applied; skipped');
         return alreadyApplied(stored);
       }
+      await refuseStaleExport(client, ledgerSchema, tenant, definitions, plan);
 
       for (const definition of definitions) {
         await checkTargetTable(client, definition);
       }
-      const entities = definitions.map((definition, index): StagedEntity => ({
-        definition,
-        staging: `erp_import_staging_${index}`,
-        superseded: `erp_import_superseded_${index}`,
-      }));
+      const entities = definitions.map(
+        (definition, index): StagedEntity => ({
+          // The import's mode is the first entity's; children upsert.
+          definition:
+            index === 0 ? { ...definition, mode: plan.mode } : definition,
+          staging: `erp_import_staging_${index}`,
+          superseded: `erp_import_superseded_${index}`,
+          skipped: `erp_import_skipped_${index}`,
+          rejected: `erp_import_rejected_${index}`,
+          scopeValues: index === 0 ? plan.scopeValues : [],
+          allowMassDelete: plan.allowMassDelete,
+        }),
+      );
       for (const entity of entities) {
         await client.query(buildStagingTableSql(entity.definition, entity));
         await client.query(buildSupersededTableSql(entity));
+        for (const sql of buildOutcomeTablesSql(entity)) {
+          await client.query(sql);
+        }
       }
 
       const copyStart = performance.now();
@@ -168,6 +225,8 @@ export async function applyImport(
         targets: entities.map((entity) => ({
           definition: entity.definition,
           copySql: buildCopySql(entity.definition, entity),
+          scopeValues: entity.scopeValues,
+          keepColumns: keepColumnIndexes(entity.definition),
         })),
         tenant,
         ...(options.copyChunkBytes !== undefined && {
@@ -186,6 +245,7 @@ export async function applyImport(
           client,
           entity,
           staged: staged[index] ?? 0,
+          tenant,
           mergeReturning,
           multiEntity: entities.length > 1,
           onIssues: options.onIssues,
@@ -197,12 +257,14 @@ export async function applyImport(
         counts,
         timings: { copyMs, mergeMs: elapsedSince(mergeStart) },
       };
+      await options.checkMerged?.(result);
 
       const recorded = await recordAppliedImport(client, ledgerSchema, {
         importId,
         tenant,
         entity: definitions[0]!.entity,
         counts,
+        ...(plan.exportedAt !== undefined && { exportedAt: plan.exportedAt }),
       });
       if (!recorded) {
         // Another worker applied it while this one staged: keep theirs.
@@ -236,16 +298,19 @@ interface ApplyEntityOptions {
   client: PgClientLike;
   entity: StagedEntity;
   staged: number;
+  tenant: string;
   mergeReturning: boolean;
   multiEntity: boolean;
   onIssues: ApplyImportOptions['onIssues'];
   logger: Logger;
 }
 
-// One entity's steps after COPY: analyze, dedupe, report, merge.
+// One entity's steps after COPY: analyze, dedupe, set aside what the
+// mode skips, brake, merge, delete what a sync no longer holds.
 async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
-  const { client, entity, staged } = options;
+  const { client, entity, staged, multiEntity, onIssues, logger } = options;
   const { definition } = entity;
+  const mode = definition.mode ?? 'upsert';
 
   // Fresh statistics cost little on a temporary table and let the
   // planner pick a hash join for the MERGE instead of guessing.
@@ -253,72 +318,332 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
 
   const dedupe = await client.query(buildDedupeSql(definition, entity));
   const superseded = dedupe.rowCount ?? 0;
-  if (superseded > 0 && options.onIssues !== undefined) {
-    await reportSuperseded(
+  if (superseded > 0 && onIssues !== undefined) {
+    await reportRows(
       client,
-      entity,
-      options.multiEntity,
-      options.onIssues,
+      buildSupersededCursorSql(cursorName, entity),
+      (row: SupersededRow) => supersededIssue(row, definition, multiEntity),
+      onIssues,
     );
   }
 
-  const merged = await mergeEntity(
+  let skipped = 0;
+  for (const reason of skipReasons(definition)) {
+    const moved = await client.query(buildSkipSql(definition, entity, reason));
+    skipped += moved.rowCount ?? 0;
+  }
+  if (skipped > 0 && onIssues !== undefined) {
+    await reportRows(
+      client,
+      buildSkippedCursorSql(cursorName, entity),
+      (row: SkippedRow) => skippedIssue(row, definition, multiEntity),
+      onIssues,
+    );
+  }
+
+  const syncParams = [
+    ...(definition.tenantColumn === undefined ? [] : [options.tenant]),
+    ...entity.scopeValues,
+  ];
+  if (mode === 'sync') await applySyncBrake(client, entity, syncParams);
+
+  const merged = await mergeIsolatingRefusals(
     client,
     entity,
     options.mergeReturning,
-    options.logger,
+    logger,
   );
+  if (merged.rejected > 0 && onIssues !== undefined) {
+    await reportRows(
+      client,
+      buildRejectedCursorSql(cursorName, entity),
+      (row: RejectedRow) => rejectedIssue(row, definition, multiEntity),
+      onIssues,
+    );
+  }
+
+  let deleted = 0;
+  if (mode === 'sync') {
+    try {
+      const result = await client.query(
+        buildSyncDeleteSql(definition, entity),
+        syncParams,
+      );
+      deleted = result.rowCount ?? 0;
+    } catch (error) {
+      throw stepError(error, definition, 'sync delete');
+    }
+  }
+
   const counts: EntityCounts = {
     staged,
     inserted: merged.inserted,
     updated: merged.updated,
-    unchanged: staged - superseded - merged.inserted - merged.updated,
+    unchanged:
+      staged -
+      superseded -
+      skipped -
+      merged.rejected -
+      merged.inserted -
+      merged.updated,
     superseded,
-    // TODO: sync mode (delete the tenant's rows the file no longer holds)
-    // is not built yet; until then nothing is ever deleted.
-    deleted: 0,
+    skipped,
+    rejected: merged.rejected,
+    deleted,
   };
-  options.logger.debug({ entity: definition.entity, counts }, 'entity merged');
+  logger.debug({ entity: definition.entity, counts }, 'entity merged');
   return counts;
 }
 
+const cursorName = 'erp_import_report_cursor';
+
+// Which rows leave staging before the MERGE, by mode and version column.
+function skipReasons(definition: ImportDefinition): SkipReason[] {
+  const reasons: SkipReason[] = [];
+  if (definition.mode === 'insert') reasons.push('key_exists');
+  if (definition.mode === 'update') reasons.push('key_not_found');
+  if (definition.versionColumn !== undefined && definition.mode !== 'insert') {
+    reasons.push('stale_row');
+  }
+  return reasons;
+}
+
 /**
- * The MERGE of one entity, kept in one function so that isolating rows
- * the database refuses can wrap it.
- *
- * TODO: a row the target refuses (a foreign key, a check constraint, a
- * NOT NULL) fails the whole import for now. Isolating those rows to the
- * error log while the rest apply (a savepoint around this MERGE, then a
- * search for the refused rows) is still to be built.
+ * Counts, before anything is merged, the rows of the tenant and scope a
+ * sync would delete; more than `maxDeleteShare` of them fails the import
+ * with SYNC_BRAKE unless the request allowed a mass delete.
+ */
+async function applySyncBrake(
+  client: PgClientLike,
+  entity: StagedEntity,
+  params: readonly string[],
+): Promise<void> {
+  const { definition } = entity;
+  const share = definition.maxDeleteShare;
+  if (share === undefined || entity.allowMassDelete) return;
+  const result = await client.query(buildSyncCountSql(definition, entity), [
+    ...params,
+  ]);
+  const row = result.rows[0] as { total: string; absent: string };
+  const total = Number(row.total);
+  const absent = Number(row.absent);
+  if (total > 0 && absent > share * total) {
+    throw new ImportError(
+      ErrorCodes.SYNC_BRAKE,
+      `the sync would delete ${absent} of the ${total} rows of its scope ` +
+        `in ${targetName(definition)}, more than the ${share * 100}% ` +
+        'allowed; nothing was applied (send allowMassDelete=true if it ' +
+        'is meant)',
+      {
+        details: {
+          entity: definition.entity,
+          wouldDelete: absent,
+          total,
+          maxDeleteShare: share,
+        },
+      },
+    );
+  }
+}
+
+interface MergeCounts {
+  inserted: number;
+  updated: number;
+  rejected: number;
+}
+
+const mergeSavepoint = 'erp_import_merge';
+
+/**
+ * The MERGE of one entity inside a savepoint; when the database refuses
+ * a row, the search described at the top of this module.
+ */
+async function mergeIsolatingRefusals(
+  client: PgClientLike,
+  entity: StagedEntity,
+  mergeReturning: boolean,
+  logger: Logger,
+): Promise<MergeCounts> {
+  const whole = await tryMerge(client, entity, mergeReturning, logger);
+  if (whole.ok) return { ...whole.counts, rejected: 0 };
+
+  logger.info(
+    { entity: entity.definition.entity, sqlState: sqlStateOf(whole.error) },
+    'the database refused rows; isolating them',
+  );
+  const totals: MergeCounts = { inserted: 0, updated: 0, rejected: 0 };
+  const bounds = await seqRange(client, entity, 0, Number.MAX_SAFE_INTEGER);
+  // Ranges still to merge, as a stack: memory grows with the depth of the
+  // search (the log of the file's size), not with the rows.
+  const pending: Array<[number, number]> =
+    bounds.rows === 0 ? [] : [[bounds.first, bounds.last]];
+  while (pending.length > 0) {
+    const [low, high] = pending.pop()!;
+    const range = await seqRange(client, entity, low, high);
+    if (range.rows === 0) continue;
+
+    const attempt = await tryMerge(client, entity, mergeReturning, logger, [
+      range.first,
+      range.last,
+    ]);
+    if (attempt.ok) {
+      totals.inserted += attempt.counts.inserted;
+      totals.updated += attempt.counts.updated;
+    } else if (range.rows === 1) {
+      await rejectRow(client, entity, range.first, attempt.error);
+      totals.rejected += 1;
+    } else {
+      // The later half is pushed first so ranges merge in file order.
+      const middle = Math.floor((range.first + range.last) / 2);
+      pending.push([middle + 1, range.last], [range.first, middle]);
+    }
+  }
+  return totals;
+}
+
+type MergeAttempt =
+  | { ok: true; counts: { inserted: number; updated: number } }
+  | { ok: false; error: unknown };
+
+// One MERGE (of a `__seq` range, or of all staging) in a savepoint: kept
+// when it succeeds, rolled back when the database refuses a row.
+async function tryMerge(
+  client: PgClientLike,
+  entity: StagedEntity,
+  mergeReturning: boolean,
+  logger: Logger,
+  range?: [number, number],
+): Promise<MergeAttempt> {
+  await client.query(`SAVEPOINT ${mergeSavepoint}`);
+  try {
+    const counts = await mergeEntity(
+      client,
+      entity,
+      mergeReturning,
+      logger,
+      range,
+    );
+    await client.query(`RELEASE SAVEPOINT ${mergeSavepoint}`);
+    return { ok: true, counts };
+  } catch (error) {
+    const cause = error instanceof ImportError ? error.cause : error;
+    if (!isRowRefusal(cause)) throw error;
+    await client.query(`ROLLBACK TO SAVEPOINT ${mergeSavepoint}`);
+    await client.query(`RELEASE SAVEPOINT ${mergeSavepoint}`);
+    return { ok: false, error: cause };
+  }
+}
+
+// Data exceptions (22: too long, out of range) and integrity violations
+// (23: foreign key, check, unique, not null) belong to a row.
+function isRowRefusal(error: unknown): boolean {
+  const sqlState = sqlStateOf(error);
+  return sqlState !== undefined && /^2[23]/.test(sqlState);
+}
+
+async function seqRange(
+  client: PgClientLike,
+  entity: StagedEntity,
+  low: number,
+  high: number,
+): Promise<{ rows: number; first: number; last: number }> {
+  const result = await client.query(buildSeqRangeSql(entity), [low, high]);
+  const row = result.rows[0] as {
+    rows: string;
+    first: string | null;
+    last: string | null;
+  };
+  return {
+    rows: Number(row.rows),
+    first: Number(row.first),
+    last: Number(row.last),
+  };
+}
+
+interface DatabaseRefusal {
+  code?: string;
+  constraint?: string;
+  column?: string;
+  detail?: string;
+  message?: string;
+}
+
+async function rejectRow(
+  client: PgClientLike,
+  entity: StagedEntity,
+  seq: number,
+  error: unknown,
+): Promise<void> {
+  const refusal = (
+    typeof error === 'object' && error !== null ? error : {}
+  ) as DatabaseRefusal;
+  const message =
+    (refusal.message ?? String(error)) +
+    (refusal.detail === undefined ? '' : ` (${refusal.detail})`);
+  await client.query(buildRejectRowSql(entity), [
+    seq,
+    refusal.code ?? 'XX000',
+    refusal.constraint ?? null,
+    refusal.column ?? null,
+    message,
+  ]);
+}
+
+/**
+ * The MERGE of one entity, or of the `__seq` range given, with its
+ * counts of inserted and updated rows.
  */
 async function mergeEntity(
   client: PgClientLike,
   entity: StagedEntity,
   mergeReturning: boolean,
   logger: Logger,
+  range?: [number, number],
 ): Promise<{ inserted: number; updated: number }> {
   const { definition } = entity;
+  const seqRange = range !== undefined;
+  const params = range === undefined ? undefined : [...range];
   try {
     if (mergeReturning) {
       const result = await client.query(
-        buildMergeSql(definition, { ...entity, supportsReturning: true }),
+        buildMergeSql(definition, {
+          ...entity,
+          supportsReturning: true,
+          seqRange,
+        }),
+        params,
       );
       const row = result.rows[0] as CountRow | undefined;
       return { inserted: Number(row?.inserted), updated: Number(row?.updated) };
     }
 
-    const counted = await client.query(buildCountSql(definition, entity));
+    const counted = await client.query(
+      buildCountSql(definition, { ...entity, seqRange }),
+      params,
+    );
     const row = counted.rows[0] as CountRow | undefined;
     const inserted = Number(row?.inserted);
     const updated = Number(row?.updated);
     const result = await client.query(
-      buildMergeSql(definition, { ...entity, supportsReturning: false }),
+      buildMergeSql(definition, {
+        ...entity,
+        supportsReturning: false,
+        seqRange,
+      }),
+      params,
     );
-    if (result.rowCount !== null && result.rowCount !== inserted + updated) {
+    // Insert and update modes count rows their MERGE has no clause for.
+    const expected =
+      definition.mode === 'insert'
+        ? inserted
+        : definition.mode === 'update'
+          ? updated
+          : inserted + updated;
+    if (result.rowCount !== null && result.rowCount !== expected) {
       logger.warn(
         {
           entity: definition.entity,
-          counted: inserted + updated,
+          counted: expected,
           merged: result.rowCount,
         },
         'the target changed between counting and merging; counts are off',
@@ -343,29 +668,141 @@ interface SupersededRow {
   winner_line: string | null;
 }
 
-// Pages through the superseded records with a cursor, so a file full of
-// duplicates never sits in memory whole.
-async function reportSuperseded(
+interface SkippedRow {
+  __seq: string;
+  __record: string;
+  __line: string | null;
+  __path: string | null;
+  __reason: SkipReason;
+}
+
+interface RejectedRow {
+  __seq: string;
+  __record: string;
+  __line: string | null;
+  __path: string | null;
+  __sql_state: string;
+  __constraint: string | null;
+  __column: string | null;
+  __message: string;
+}
+
+// Pages through rows set aside with a cursor, so a file full of them
+// never sits in memory whole.
+async function reportRows<Row>(
   client: PgClientLike,
-  entity: StagedEntity,
-  multiEntity: boolean,
+  declareSql: string,
+  toIssue: (row: Row) => RowIssue,
   onIssues: (issues: RowIssue[]) => Promise<void>,
 ): Promise<void> {
-  const cursor = quoteIdentifier('erp_import_superseded_cursor');
-  await client.query(
-    buildSupersededCursorSql('erp_import_superseded_cursor', entity),
-  );
+  const cursor = quoteIdentifier(cursorName);
+  await client.query(declareSql);
   for (;;) {
     const page = await client.query(
       `FETCH FORWARD ${issueBatchSize} FROM ${cursor}`,
     );
-    const rows = page.rows as SupersededRow[];
+    const rows = page.rows as Row[];
     if (rows.length === 0) break;
-    await onIssues(
-      rows.map((row) => supersededIssue(row, entity.definition, multiEntity)),
-    );
+    await onIssues(rows.map(toIssue));
   }
   await client.query(`CLOSE ${cursor}`);
+}
+
+function positionOf(row: {
+  __record: string;
+  __line: string | null;
+  __path: string | null;
+}): RowIssue['position'] {
+  return {
+    recordNumber: Number(row.__record),
+    ...(row.__line !== null && { line: Number(row.__line) }),
+    ...(row.__path !== null && { path: row.__path }),
+  };
+}
+
+const skipMessages: Record<SkipReason, (d: ImportDefinition) => string> = {
+  key_exists: (d) =>
+    `not inserted: a row with this key (${d.key.join(', ')}) exists, and ` +
+    'the import only inserts',
+  key_not_found: (d) =>
+    `not updated: no row has this key (${d.key.join(', ')}), and the ` +
+    'import only updates',
+  stale_row: (d) =>
+    `not applied: the stored row has a newer ${d.versionColumn ?? 'version'}`,
+};
+
+function skippedIssue(
+  row: SkippedRow,
+  definition: ImportDefinition,
+  multiEntity: boolean,
+): RowIssue {
+  return {
+    severity: 'warning',
+    code: row.__reason,
+    position: positionOf(row),
+    message: skipMessages[row.__reason](definition),
+    ...(multiEntity && { entity: definition.entity }),
+  };
+}
+
+// Stable codes for the refusals a user can fix in the file.
+const refusalCodes: Record<string, string> = {
+  '23503': 'foreign_key_violation',
+  '23514': 'check_violation',
+  '23505': 'unique_violation',
+  '23502': 'not_null_violation',
+  '23P01': 'exclusion_violation',
+  '22001': 'value_too_long',
+  '22003': 'numeric_value_out_of_range',
+};
+
+function rejectedIssue(
+  row: RejectedRow,
+  definition: ImportDefinition,
+  multiEntity: boolean,
+): RowIssue {
+  const constraint =
+    row.__constraint === null ? '' : `, constraint "${row.__constraint}"`;
+  return {
+    severity: 'error',
+    code: refusalCodes[row.__sql_state] ?? 'database_refused',
+    position: positionOf(row),
+    ...(row.__column !== null && { column: row.__column }),
+    message:
+      `the database refused the row (SQLSTATE ${row.__sql_state}` +
+      `${constraint}): ${row.__message}`,
+    ...(multiEntity && { entity: definition.entity }),
+  };
+}
+
+/**
+ * Refuses an export older than the newest one applied for the tenant and
+ * the first entity; runs under the import's advisory lock, so two
+ * imports of one entity cannot both pass it out of order.
+ */
+async function refuseStaleExport(
+  client: PgClientLike,
+  ledgerSchema: string,
+  tenant: string,
+  definitions: readonly ImportDefinition[],
+  plan: LoadPlan,
+): Promise<void> {
+  if (plan.exportedAt === undefined) return;
+  const entity = definitions[0]!.entity;
+  const latest = await latestExportApplied(
+    client,
+    ledgerSchema,
+    tenant,
+    entity,
+  );
+  if (latest !== undefined && Date.parse(latest) > Date.parse(plan.exportedAt)) {
+    throw new ImportError(
+      ErrorCodes.STALE_EXPORT,
+      `this export (${plan.exportedAt}) is older than one already applied ` +
+        `for entity "${entity}" (${latest}); nothing was applied`,
+      { details: { entity, exportedAt: plan.exportedAt, latest } },
+    );
+  }
 }
 
 function supersededIssue(
@@ -380,11 +817,7 @@ function supersededIssue(
   return {
     severity: 'warning',
     code: 'duplicate_key_superseded',
-    position: {
-      recordNumber: Number(row.__record),
-      ...(row.__line !== null && { line: Number(row.__line) }),
-      ...(row.__path !== null && { path: row.__path }),
-    },
+    position: positionOf(row),
     message:
       `superseded by ${winner}, a later record with the same key ` +
       `(${definition.key.join(', ')})`,

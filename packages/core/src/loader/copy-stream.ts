@@ -25,6 +25,10 @@ export interface CopyTarget {
   definition: ImportDefinition;
   /** From `buildCopySql`: the staging table and its column list. */
   copySql: string;
+  /** The scope columns' values, in PostgreSQL text form, for every row. */
+  scopeValues?: readonly string[];
+  /** From `keepColumnIndexes`: columns an empty field keeps. */
+  keepColumns?: readonly number[];
 }
 
 export interface CopyRowsOptions {
@@ -145,7 +149,8 @@ function entityList(targets: readonly CopyTarget[]): string {
 
 /**
  * One line of COPY text: `__seq`, `__record`, `__line`, `__path`, the
- * tenant when the definition has a tenant column, then the values.
+ * keep flags when columns keep values, the tenant when the definition
+ * has a tenant column, the scope values, then the values.
  */
 export function encodeRow(
   row: CoercedRow,
@@ -167,8 +172,17 @@ export function encodeRow(
   let text =
     `${seq}\t${position.recordNumber}\t` +
     `${position.line ?? '\\N'}\t${encodeCopyValue(position.path ?? null)}`;
+  const keep = target.keepColumns;
+  if (keep !== undefined && keep.length > 0) {
+    const kept = new Set(row.kept);
+    text += '\t';
+    for (const index of keep) text += kept.has(index) ? '1' : '0';
+  }
   if (definition.tenantColumn !== undefined) {
     text += `\t${encodeCopyValue(tenant)}`;
+  }
+  for (const value of target.scopeValues ?? []) {
+    text += `\t${encodeCopyValue(value)}`;
   }
   for (const value of row.values) text += `\t${encodeCopyValue(value)}`;
   return `${text}\n`;

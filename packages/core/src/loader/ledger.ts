@@ -16,7 +16,11 @@ export interface EntityCounts {
   unchanged: number;
   /** Rows dropped because a later row of the file had the same key. */
   superseded: number;
-  /** Rows removed in sync mode; always 0 until sync mode exists. */
+  /** Valid rows not applied: the mode or the version column said so. */
+  skipped: number;
+  /** Rows the database refused (a foreign key, a check...). */
+  rejected: number;
+  /** Target rows a sync deleted, or marked with its soft-delete column. */
   deleted: number;
 }
 
@@ -25,6 +29,8 @@ export interface LedgerEntry {
   tenant: string;
   entity: string;
   counts: Record<string, EntityCounts>;
+  /** When the applied file was exported, if the request said. */
+  exportedAt?: string;
 }
 
 const ledgerTable = 'applied_imports';
@@ -48,7 +54,7 @@ export async function ensureLedger(
   schema: string,
 ): Promise<void> {
   const table = ledgerTableName(schema);
-  if (await ledgerExists(client, table)) return;
+  if (await ledgerIsCurrent(client, table)) return;
 
   const lock = [ledgerLockKey, schema];
   await client.query(
@@ -70,6 +76,14 @@ export async function ensureLedger(
         ')',
       ].join('\n'),
     );
+    // Added with export timestamps; a ledger from before gains it here.
+    await client.query(
+      `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS exported_at timestamptz`,
+    );
+    await client.query(
+      `CREATE INDEX IF NOT EXISTS applied_imports_tenant_entity ` +
+        `ON ${table} (tenant, entity, exported_at)`,
+    );
   } finally {
     await client.query(
       'SELECT pg_advisory_unlock(hashtext($1), hashtext($2))',
@@ -78,15 +92,42 @@ export async function ensureLedger(
   }
 }
 
-async function ledgerExists(
+// The ledger exists and has every column this version writes.
+async function ledgerIsCurrent(
   client: PgClientLike,
   table: string,
 ): Promise<boolean> {
   const result = await client.query(
-    'SELECT to_regclass($1) IS NOT NULL AS "exists"',
+    [
+      'SELECT EXISTS (',
+      '  SELECT 1 FROM pg_catalog.pg_attribute',
+      "  WHERE attrelid = to_regclass($1) AND attname = 'exported_at'",
+      '    AND NOT attisdropped',
+      ') AS "exists"',
+    ].join('\n'),
     [table],
   );
   return (result.rows[0] as { exists: boolean } | undefined)?.exists === true;
+}
+
+/**
+ * The newest export timestamp applied for a tenant and entity, as ISO
+ * text, or undefined when none carried one.
+ */
+export async function latestExportApplied(
+  client: PgClientLike,
+  schema: string,
+  tenant: string,
+  entity: string,
+): Promise<string | undefined> {
+  const result = await client.query(
+    `SELECT max(exported_at) AS "latest" FROM ${ledgerTableName(schema)} ` +
+      'WHERE tenant = $1 AND entity = $2',
+    [tenant, entity],
+  );
+  const latest = (result.rows[0] as { latest: Date | string | null }).latest;
+  if (latest === null || latest === undefined) return undefined;
+  return latest instanceof Date ? latest.toISOString() : String(latest);
 }
 
 /** The counts an import was applied with, or undefined if it was not. */
@@ -117,12 +158,14 @@ export async function recordAppliedImport(
   try {
     await client.query(
       `INSERT INTO ${ledgerTableName(schema)} ` +
-        '(import_id, tenant, entity, counts) VALUES ($1, $2, $3, $4::jsonb)',
+        '(import_id, tenant, entity, counts, exported_at) ' +
+        'VALUES ($1, $2, $3, $4::jsonb, $5)',
       [
         entry.importId,
         entry.tenant,
         entry.entity,
         JSON.stringify(entry.counts),
+        entry.exportedAt ?? null,
       ],
     );
     return true;

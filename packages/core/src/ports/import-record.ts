@@ -37,12 +37,18 @@ export interface ImportCounts {
    * (`stale_row`).
    */
   skipped: number;
-  /** The same counts by entity, when the import wrote several tables. */
+  /**
+   * The same counts by entity, when the definition has children and the
+   * file fed several tables. Each entity's counts add up to its own
+   * `read`, and the top-level counts are their sums: the whole file.
+   */
   entities?: Record<string, EntityImportCounts>;
 }
 
-/** One entity's share of an import's counts (records, not rows read). */
+/** One entity's share of an import's counts. */
 export interface EntityImportCounts {
+  /** Records of this entity in the file (a child record counts here). */
+  read: number;
   inserted: number;
   updated: number;
   unchanged: number;

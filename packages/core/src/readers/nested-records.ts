@@ -3,7 +3,7 @@ import type {
   ColumnDefinition,
   ImportDefinition,
 } from '../definitions/import-definition.js';
-import type { RecordPosition } from '../ports/error-log.js';
+import type { RecordPosition, RowIssue } from '../ports/error-log.js';
 import type { RawValue, ReadItem } from './record-reader.js';
 
 /**
@@ -99,15 +99,23 @@ export function parentRejectedIssue(
   position: RecordPosition,
   entity: string,
 ): ReadItem {
+  return { kind: 'issue', issue: parentRejected(position, entity) };
+}
+
+/**
+ * The same issue as a row issue: the engine logs it for the children of
+ * a parent that the readers passed and a column type then rejected.
+ */
+export function parentRejected(
+  position: RecordPosition,
+  entity: string,
+): RowIssue {
   return {
-    kind: 'issue',
-    issue: {
-      severity: 'error',
-      position,
-      code: 'parent_rejected',
-      message: 'the parent record was rejected',
-      entity,
-    },
+    severity: 'error',
+    position,
+    code: 'parent_rejected',
+    message: 'the parent record was rejected',
+    entity,
   };
 }
 

@@ -1,0 +1,76 @@
+import type {
+  Entity,
+  PublicImportRecord,
+  RowIssueBody,
+} from '@erp-import/core/contract';
+import { formatBytes } from './progress-display.js';
+
+/** The text `status` and `push --wait` print: state, counts, failure. */
+export function describeImport(record: PublicImportRecord): string {
+  const { counts } = record;
+  const lines = [
+    `${record.id} ${record.state}`,
+    `  entity ${record.entity}, format ${record.format}, ` +
+      `file ${record.fileName ?? '(unnamed)'} (${formatBytes(record.byteSize)})`,
+  ];
+
+  if (record.state === 'queued' || record.state === 'processing') {
+    lines.push(
+      `  ${record.progress.phase}: ${record.progress.recordsRead} records ` +
+        `read, ${record.progress.recordsRejected} rejected`,
+    );
+  } else {
+    lines.push(
+      `  read ${counts.read}, inserted ${counts.inserted}, ` +
+        `updated ${counts.updated}, unchanged ${counts.unchanged}, ` +
+        `deleted ${counts.deleted}, rejected ${counts.rejected}`,
+    );
+  }
+
+  if (record.failure) {
+    lines.push(`  failure ${record.failure.code}: ${record.failure.message}`);
+  }
+  if (record.state === 'completed' && counts.rejected > 0) {
+    lines.push(`  see the rejected rows: erp-import errors ${record.id}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** One rejected row per line: where, which column, why, what was there. */
+export function describeRowIssue(issue: RowIssueBody): string {
+  const { position } = issue;
+  const where =
+    position.line !== undefined
+      ? `line ${position.line}`
+      : `record ${position.recordNumber}` +
+        (position.path !== undefined ? ` (${position.path})` : '');
+  const column = issue.column !== undefined ? `, ${issue.column}` : '';
+  const value =
+    issue.rawValue !== undefined && issue.rawValue !== null
+      ? ` [${JSON.stringify(issue.rawValue)}]`
+      : '';
+  const severity = issue.severity === 'warning' ? ' (warning)' : '';
+  return `${where}${column}: ${issue.code}${severity}: ${issue.message}${value}\n`;
+}
+
+export function describeEntity(entity: Entity): string {
+  const lines = [
+    `${entity.entity}` +
+      (entity.description !== null ? `: ${entity.description}` : ''),
+    `  key ${entity.key.join(', ')}`,
+  ];
+  for (const column of entity.columns) {
+    const type =
+      column.type +
+      (column.length !== undefined ? `(${column.length})` : '') +
+      (column.precision !== undefined
+        ? `(${column.precision},${column.scale ?? 0})`
+        : '');
+    const sources = column.sources.filter((source) => source !== column.name);
+    lines.push(
+      `  ${column.name} ${type}${column.nullable ? '' : ' not null'}` +
+        (sources.length > 0 ? ` (from ${sources.join(', ')})` : ''),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
