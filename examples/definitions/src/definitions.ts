@@ -1,4 +1,5 @@
 import type { ImportDefinitionInput } from '@erp-import/core';
+import { nfeInvoices, products } from './json-xml-definitions.js';
 
 /**
  * The entities the example server, worker and demo accept. Each table
@@ -106,4 +107,6 @@ export const exampleDefinitions: ImportDefinitionInput[] = [
   ibptTaxRates,
   customers,
   demoPrices,
+  products,
+  nfeInvoices,
 ];

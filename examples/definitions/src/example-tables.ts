@@ -1,3 +1,5 @@
+import { jsonXmlTablesSql } from './json-xml-definitions.js';
+
 /**
  * The target tables of the example definitions. Every primary key starts
  * with `tenant_id`, which the engine fills with the importing tenant.
@@ -51,7 +53,7 @@ CREATE TABLE IF NOT EXISTS demo_prices (
   active boolean,
   PRIMARY KEY (tenant_id, sku)
 );
-`;
+${jsonXmlTablesSql}`;
 
 /** The one member of a `pg.Pool` (or client) this needs. */
 export interface Queryable {

@@ -5,6 +5,11 @@ export {
   ibptTaxRates,
 } from './definitions.js';
 export { createExampleTables, exampleTablesSql } from './example-tables.js';
+export {
+  jsonXmlTablesSql,
+  nfeInvoices,
+  products,
+} from './json-xml-definitions.js';
 export type { Queryable } from './example-tables.js';
 export {
   createExampleHost,

@@ -55,15 +55,14 @@ beforeAll(async () => {
     ERP_IMPORT_MAX_UPLOAD_BYTES: String(1024 * 1024),
     LOG_LEVEL: 'warn',
   };
-  // TODO: start both at once when adapter-pg's first start on an empty
-  // database survives a second process starting with it (pg-boss's
-  // CREATE SCHEMA races today); the server goes first until then.
+  // Both start at once on an empty database, as they would in production.
   server = start('express-server', env);
+  worker = start('worker', env);
 
   // Started once it answers; a process that died says why.
   for (;;) {
-    if (server.exitCode !== null) {
-      throw new Error(`the server exited:\n${output.join('')}`);
+    if (server.exitCode !== null || worker.exitCode !== null) {
+      throw new Error(`a process exited:\n${output.join('')}`);
     }
     const ok = await fetch(`${baseUrl}/healthz`).then(
       (response) => response.ok,
@@ -72,7 +71,6 @@ beforeAll(async () => {
     if (ok) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  worker = start('worker', env);
 });
 
 afterAll(async () => {

@@ -110,13 +110,18 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
   });
 
   try {
-    await boss.start();
-    await boss.createQueue(queueName, {
-      name: queueName,
-      policy: 'singleton',
-      retryLimit: maxAttempts - 1,
-      retryDelay: 0,
-      expireInSeconds: expireSeconds,
+    // pg-boss creates its schema without guarding against a second process
+    // doing the same at the same moment; a server and a worker starting
+    // together on a fresh database would collide on pg_namespace.
+    await withStartLock(pool, bossSchema, async () => {
+      await boss.start();
+      await boss.createQueue(queueName, {
+        name: queueName,
+        policy: 'singleton',
+        retryLimit: maxAttempts - 1,
+        retryDelay: 0,
+        expireInSeconds: expireSeconds,
+      });
     });
   } catch (error) {
     await boss.stop({ graceful: false }).catch(() => undefined);
@@ -368,4 +373,29 @@ function clientDatabase(client: PgQueryable) {
       return await client.query(text, values);
     },
   };
+}
+
+/** Runs `start` while holding a session advisory lock named for `schema`. */
+async function withStartLock(
+  pool: PgPool,
+  schema: string,
+  start: () => Promise<void>,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query(
+      `SELECT pg_advisory_lock(hashtext('erp-import:pg-boss-start'), hashtext($1))`,
+      [schema],
+    );
+    try {
+      await start();
+    } finally {
+      await client.query(
+        `SELECT pg_advisory_unlock(hashtext('erp-import:pg-boss-start'), hashtext($1))`,
+        [schema],
+      );
+    }
+  } finally {
+    client.release();
+  }
 }

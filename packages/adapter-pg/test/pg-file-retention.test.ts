@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { sampleImportRecord, waitFor } from '@erp-import/core/testing';
 import type { ImportRecord } from '@erp-import/core';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgAdapters, type PgAdapters } from '../src/index.js';
 import { createTestPool } from './helpers.js';

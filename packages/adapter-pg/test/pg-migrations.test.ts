@@ -1,5 +1,5 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../src/index.js';
 import { createTestPool } from './helpers.js';

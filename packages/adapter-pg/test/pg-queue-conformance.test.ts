@@ -1,6 +1,6 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { describeQueueConformance } from '@erp-import/core/testing';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { createPgQueue } from '../src/index.js';
 import { createTestPool } from './helpers.js';

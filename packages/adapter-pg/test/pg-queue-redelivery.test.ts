@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { createLatch, waitFor } from '@erp-import/core/testing';
 import type { ImportJob, QueueConsumer } from '@erp-import/core';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPgQueue, type PgQueue } from '../src/index.js';
 import { createTestPool, startChild, type ChildWorker } from './helpers.js';

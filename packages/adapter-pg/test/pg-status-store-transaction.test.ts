@@ -1,6 +1,6 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { sampleImportRecord } from '@erp-import/core/testing';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgStatusStore, migrate } from '../src/index.js';
 import { createTestPool } from './helpers.js';

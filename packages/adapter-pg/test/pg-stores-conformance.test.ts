@@ -4,7 +4,7 @@ import {
   describeFileStoreConformance,
   describeStatusStoreConformance,
 } from '@erp-import/core/testing';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import {
   createPgErrorLog,

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { createImporter, type Importer } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgAdapters, type PgAdapters } from '../src/index.js';
 import { definitions, itemsTableSql } from './fixtures/definitions.js';

@@ -135,6 +135,8 @@ describe('case 15: duplicate keys inside one file', () => {
       unchanged: 0,
       superseded: 2,
       deleted: 0,
+      skipped: 0,
+      rejected: 0,
     });
     expect(issues).toEqual([
       {

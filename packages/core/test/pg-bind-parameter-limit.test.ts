@@ -108,6 +108,8 @@ describe('case 17: more values than one statement has bind parameters', () => {
       unchanged: 0,
       superseded: 0,
       deleted: 0,
+      skipped: 0,
+      rejected: 0,
     });
 
     const checks = await client.query(`

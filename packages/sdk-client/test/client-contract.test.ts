@@ -184,7 +184,8 @@ describe('POST /imports and GET /imports/:id', () => {
   });
 
   it('gzips on the fly with Content-Encoding: gzip', async () => {
-    const accepted = await clientFor('token-c').imports.create({
+    const tenantC = clientFor('token-c');
+    const accepted = await tenantC.imports.create({
       entity: 'customers',
       file: northwind,
       gzip: true,
@@ -192,7 +193,7 @@ describe('POST /imports and GET /imports/:id', () => {
     expect(accepted.options.compression).toBe('gzip');
     // The stored bytes are the compressed ones.
     expect(accepted.byteSize).toBeLessThan(11816);
-    const record = await client.imports.wait(accepted.id, { intervalMs: 50 });
+    const record = await tenantC.imports.wait(accepted.id, { intervalMs: 50 });
     expect(record.state).toBe('completed');
     expect(record.counts).toMatchObject({ read: 91, rejected: 0 });
   });

@@ -7,8 +7,10 @@ import {
 import {
   emptyCounts,
   importFormats,
+  type ImportLoadOptions,
   type ImportRecord,
 } from '../ports/import-record.js';
+import { resolveLoadPlan } from '../loader/load-plan.js';
 import type { EngineContext } from './engine-context.js';
 import { fileKeyFor } from './file-key.js';
 import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
@@ -28,7 +30,11 @@ export async function enqueueImport(
 ): Promise<EnqueueResult> {
   const { tenant, entity, format, idempotencyKey } = request;
   checkRequest(request);
-  engine.definitions.get(entity);
+  const definition = engine.definitions.get(entity);
+  // A mode the definition does not allow, a missing scope parameter: refused
+  // before a byte is stored.
+  resolveLoadPlan(definition, request.load);
+  checkThresholds(request.load);
 
   if (idempotencyKey !== undefined) {
     const existing = await engine.statusStore.getByIdempotencyKey?.(
@@ -67,7 +73,7 @@ export async function enqueueImport(
     fileKey,
     byteSize: stored.size,
     checksum: stored.checksum,
-    options: { ...request.options },
+    options: { ...request.options, ...loadOptionsOf(request.load) },
     detected: {},
     counts: emptyCounts(),
     progress: {
@@ -157,4 +163,28 @@ function sameRequest(record: ImportRecord, request: EnqueueRequest) {
     );
   }
   return record;
+}
+
+function checkThresholds(load: ImportLoadOptions | undefined): void {
+  const count = load?.maxRejected;
+  const share = load?.maxRejectedShare;
+  if (count !== undefined && !(Number.isSafeInteger(count) && count >= 0)) {
+    throw new ImportError(
+      ErrorCodes.INVALID_REQUEST,
+      'maxRejected must be a whole number, 0 or more',
+    );
+  }
+  if (share !== undefined && !(share >= 0 && share <= 1)) {
+    throw new ImportError(
+      ErrorCodes.INVALID_REQUEST,
+      'maxRejectedShare must be between 0 and 1',
+    );
+  }
+}
+
+// Only the members that were given, so a record stays as small as before.
+function loadOptionsOf(load: ImportLoadOptions | undefined): ImportLoadOptions {
+  if (load === undefined) return {};
+  const entries = Object.entries(load).filter(([, value]) => value !== undefined);
+  return Object.fromEntries(entries) as ImportLoadOptions;
 }

@@ -11,6 +11,7 @@ import type {
 import type { FileStore } from '../ports/file-store.js';
 import type {
   ImportFormat,
+  ImportLoadOptions,
   ImportReadOptions,
   ImportRecord,
 } from '../ports/import-record.js';
@@ -60,6 +61,12 @@ export interface EnqueueRequest {
   submittedBy?: string;
   idempotencyKey?: string;
   options?: ImportReadOptions;
+  /**
+   * Mode, scope parameters, export timestamp, brake release and reject
+   * thresholds; checked against the definition before the file is
+   * stored (INVALID_REQUEST), and kept in the record's `options`.
+   */
+  load?: ImportLoadOptions;
 }
 
 export interface EnqueueResult {

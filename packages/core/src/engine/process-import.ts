@@ -22,6 +22,10 @@ import { parentRejected } from '../readers/nested-records.js';
 import type { RecordReader } from '../readers/record-reader.js';
 import type { EngineContext } from './engine-context.js';
 import { importCountsOf, RecordTally } from './import-counts.js';
+import {
+  checkRejectThresholds,
+  rejectThresholdsOf,
+} from './reject-thresholds.js';
 import { createIssueWriter, type IssueWriter } from './issue-writer.js';
 import { startProgressReporter } from './progress-reporter.js';
 import type { PgPoolClientLike } from './importer-types.js';
@@ -250,6 +254,15 @@ async function runImport(
       definitions,
       rows,
       ledgerSchema: engine.ledgerSchema,
+      // Mode, scope, export timestamp: what the request asked, checked
+      // again against the definition by the loader.
+      load: record.options,
+      // Too many rejects roll the import back before it is recorded.
+      checkMerged: (applied: ApplyResult) =>
+        checkRejectThresholds(
+          importCountsOf(applied, tally, definitions),
+          rejectThresholdsOf(definition, record.options),
+        ),
       onIssues: (batch) => issues.add(batch),
       ...(inTransaction && {
         beforeCommit: async (
@@ -281,6 +294,9 @@ async function runImport(
     return completed;
   } catch (error) {
     broken = isRetryableFailure(toImportError(error));
+    // What the loader reported before failing (the rows that made it fail
+    // by a threshold) stays in the error log for the user to read.
+    await issues.flush().catch(() => undefined);
     throw error;
   } finally {
     // A source the loader did not read to its end is closed here.

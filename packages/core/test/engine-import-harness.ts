@@ -1,0 +1,87 @@
+import { Readable } from 'node:stream';
+import type pg from 'pg';
+import {
+  createImporter,
+  createMemoryErrorLog,
+  createMemoryFileStore,
+  createMemoryQueue,
+  createMemoryStatusStore,
+  type ImportDefinitionInput,
+  type ImportFormat,
+  type Importer,
+  type ImportRecord,
+  type LoggedRowIssue,
+} from '../src/index.js';
+import { waitFor } from '../src/testing.js';
+
+/**
+ * The engine with in-memory ports around a real PostgreSQL, for tests
+ * that send files of any format through enqueue, a worker, and the
+ * loader, and then read the counts, the error log and the tables.
+ */
+export interface EngineHarness {
+  importer: Importer;
+  /** Enqueues a file and waits until its import settles. */
+  run(request: RunRequest): Promise<ImportRecord>;
+  /** Every entry of an import's error log, in order. */
+  errors(record: ImportRecord): Promise<LoggedRowIssue[]>;
+  stop(): Promise<void>;
+}
+
+export interface RunRequest {
+  entity: string;
+  format: ImportFormat;
+  body: string | Buffer;
+  tenant?: string;
+}
+
+export async function startEngineHarness(
+  pool: pg.Pool,
+  definitions: ImportDefinitionInput[],
+): Promise<EngineHarness> {
+  const importer = createImporter({
+    definitions,
+    database: pool,
+    queue: createMemoryQueue({ retryDelayMs: 10 }),
+    statusStore: createMemoryStatusStore(),
+    errorLog: createMemoryErrorLog(),
+    fileStore: createMemoryFileStore(),
+  });
+  const worker = await importer.startWorker({ concurrency: 1 });
+
+  return {
+    importer,
+    async run({ entity, format, body, tenant = 'acme' }) {
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      const { record } = await importer.enqueue({
+        tenant,
+        entity,
+        format,
+        body: Readable.from([bytes]),
+      });
+      return waitFor(
+        async () => {
+          const current = await importer.get(tenant, record.id);
+          return ['completed', 'failed', 'cancelled'].includes(current.state)
+            ? current
+            : undefined;
+        },
+        { timeoutMs: 60_000, description: `import ${record.id} to settle` },
+      );
+    },
+    async errors(record) {
+      const items: LoggedRowIssue[] = [];
+      let afterSeq: number | undefined;
+      for (;;) {
+        const page = await importer.errors(record.tenant, record.id, {
+          limit: 500,
+          ...(afterSeq !== undefined && { afterSeq }),
+        });
+        items.push(...page.items);
+        if (page.nextAfterSeq === null) return items;
+        afterSeq = page.nextAfterSeq;
+      }
+    },
+    stop: () => worker.stop(),
+  };
+}
