@@ -422,8 +422,9 @@ async function completeAlreadyApplied(
     loaded.reduce((total, entry) => total + pick(entry), 0);
   const finalProgress =
     previous.progress.phase === 'merging' || previous.progress.phase === 'done';
+  // Rows the database refused are in the ledger's counts, not progress.
   const rejected = finalProgress
-    ? previous.progress.recordsRejected
+    ? previous.progress.recordsRejected + sum((c) => c.rejected ?? 0)
     : (await engine.errorLog.count(record.id)).errors;
 
   const counts: ImportCounts = {
@@ -432,6 +433,8 @@ async function completeAlreadyApplied(
     unchanged: sum((c) => c.unchanged),
     deleted: sum((c) => c.deleted),
     superseded: sum((c) => c.superseded),
+    // A ledger row from before `skipped` existed has none.
+    skipped: sum((c) => c.skipped ?? 0),
     rejected,
     read: 0,
   };
@@ -440,6 +443,7 @@ async function completeAlreadyApplied(
     counts.updated +
     counts.unchanged +
     counts.superseded +
+    counts.skipped +
     counts.rejected;
 
   const now = new Date().toISOString();

@@ -183,6 +183,7 @@ export function describeStatusStoreConformance(
         deleted: 0,
         rejected: 1,
         superseded: 1,
+        skipped: 0,
       };
 
       const done = await store.transition(record.id, ['processing'], {
