@@ -1,4 +1,5 @@
 import { createPgAdapters } from '@erp-import/adapter-pg';
+import { createRedisQueue } from '@erp-import/adapter-redis';
 import { createImporter, type Importer, type Logger } from '@erp-import/core';
 import pg from 'pg';
 import { exampleDefinitions } from './definitions.js';
@@ -85,7 +86,8 @@ export interface ExampleHost {
  * adapters, so an import's `completed` commits with its rows.
  */
 export async function createExampleHost(
-  config: Pick<ExampleConfig, 'databaseUrl' | 'maxUploadBytes' | 'queue'>,
+  config: Pick<ExampleConfig, 'databaseUrl' | 'maxUploadBytes' | 'queue'> &
+    Partial<Pick<ExampleConfig, 'redisUrl'>>,
   logger: Logger,
 ): Promise<ExampleHost> {
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
@@ -95,19 +97,24 @@ export async function createExampleHost(
   try {
     const adapters = await createPgAdapters({ pool, logger });
 
-    // The switch point for the Redis queue: when ERP_IMPORT_QUEUE=redis,
-    // replace `adapters.queue` with the BullMQ queue of
-    // @erp-import/adapter-redis, keeping the other three ports on pg.
-    // TODO: wire @erp-import/adapter-redis here once it is written.
+    // ERP_IMPORT_QUEUE=redis moves only the queue to BullMQ; the status
+    // store, error log and files stay in PostgreSQL.
+    let queue = adapters.queue;
     if (config.queue === 'redis') {
-      await adapters.close();
-      throw new Error('ERP_IMPORT_QUEUE=redis is not available yet; use pg');
+      if (!config.redisUrl) {
+        await adapters.close();
+        throw new Error('ERP_IMPORT_QUEUE=redis needs REDIS_URL');
+      }
+      queue = createRedisQueue({
+        connection: { url: config.redisUrl },
+        logger,
+      });
     }
 
     const importer = createImporter({
       definitions: exampleDefinitions,
       database: pool,
-      queue: adapters.queue,
+      queue,
       statusStore: adapters.statusStore,
       errorLog: adapters.errorLog,
       fileStore: adapters.fileStore,
@@ -121,6 +128,7 @@ export async function createExampleHost(
       importer,
       pool,
       async close() {
+        if (queue !== adapters.queue) await queue.close();
         await adapters.close();
         await pool.end();
       },

@@ -74,8 +74,15 @@ const started: {
 /** Returns false when an import failed or an expectation was not met. */
 async function run(): Promise<boolean> {
   const databaseUrl = await database();
+  // ERP_IMPORT_QUEUE=redis (with REDIS_URL) runs the demo on BullMQ.
+  const queue = process.env.ERP_IMPORT_QUEUE === 'redis' ? 'redis' : 'pg';
   const host = (started.host = await createExampleHost(
-    { databaseUrl, queue: 'pg', maxUploadBytes: undefined },
+    {
+      databaseUrl,
+      queue,
+      redisUrl: process.env.REDIS_URL,
+      maxUploadBytes: undefined,
+    },
     logger,
   ));
   await createExampleTables(host.pool);

@@ -49,9 +49,15 @@ export interface RunningExample {
 
 export async function startExample(
   databaseUrl: string,
+  queue: { kind: 'pg' } | { kind: 'redis'; url: string } = { kind: 'pg' },
 ): Promise<RunningExample> {
   const host = await createExampleHost(
-    { databaseUrl, queue: 'pg', maxUploadBytes: undefined },
+    {
+      databaseUrl,
+      queue: queue.kind,
+      redisUrl: queue.kind === 'redis' ? queue.url : undefined,
+      maxUploadBytes: undefined,
+    },
     silentLogger,
   );
   await createExampleTables(host.pool);
