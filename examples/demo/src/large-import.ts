@@ -18,20 +18,32 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { largeFile, type LargeFormat } from './large-files.js';
 import type { WorkerReport } from './large-import-worker.js';
 
 // Shows that a worker's memory does not grow with the file: generates a
-// CSV of a million rows on the fly, uploads it, lets a worker in a child
+// file on the fly (a CSV of a million rows by default; `--format json` or
+// `--format xml` with `--size-mb 1024` for about 1 GB of products or of
+// NF-e invoices with their items), uploads it, lets a worker in a child
 // process import it while this process polls its status, then prints the
 // counts and the worker's peak resident memory. A script, not a test.
 
 const { values } = parseArgs({
   options: {
+    format: { type: 'string', default: 'csv' },
     rows: { type: 'string', default: '1000000' },
+    'size-mb': { type: 'string', default: '1024' },
     'max-rss-mb': { type: 'string', default: '250' },
   },
 });
-const rows = Number(values.rows);
+if (!['csv', 'json', 'xml'].includes(values.format)) {
+  throw new Error(`--format must be csv, json or xml, not "${values.format}"`);
+}
+const file = largeFile({
+  format: values.format as LargeFormat,
+  rows: Number(values.rows),
+  bytes: Number(values['size-mb']) * 1024 * 1024,
+});
 const maxRssMb = Number(values['max-rss-mb']);
 const tenant = 'large-import';
 const token = 'large-import-token';
@@ -74,9 +86,11 @@ async function run(): Promise<boolean> {
   );
   await createExampleTables(host.pool);
   // A run against a kept database starts from an empty tenant again.
-  await host.pool.query('DELETE FROM demo_prices WHERE tenant_id = $1', [
-    tenant,
-  ]);
+  for (const table of file.tables) {
+    await host.pool.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [
+      tenant,
+    ]);
+  }
   const baseUrl = await startServer(host);
 
   const worker = await startWorker(databaseUrl);
@@ -84,7 +98,7 @@ async function run(): Promise<boolean> {
     `Worker pid ${worker.pid}: ${mb(worker.startRss)} MB resident at rest.`,
   );
 
-  console.log(`Uploading ${rows.toLocaleString('en-US')} generated rows...`);
+  console.log(`Uploading a generated ${file.format} file (${file.entity})...`);
   const accepted = await upload(baseUrl);
   console.log(`Accepted as ${accepted.id}: ${mb(accepted.byteSize)} MB.`);
 
@@ -153,34 +167,18 @@ async function startWorker(databaseUrl: string): Promise<WorkerHandle> {
 
 /** The file is generated while it uploads; it is never on disk or whole. */
 async function upload(baseUrl: string): Promise<PublicImportRecord> {
-  async function* lines(): AsyncGenerator<string> {
-    yield 'Código;Descrição;Preço;Vigência;Ativo\r\n';
-    let batch = '';
-    for (let i = 1; i <= rows; i++) {
-      const cents = 100 + ((i * 7919) % 1_000_000);
-      const price = `${Math.floor(cents / 100)},${String(cents % 100).padStart(2, '0')}`;
-      const day = String((i % 28) + 1).padStart(2, '0');
-      batch += `${String(i).padStart(8, '0')};Produto ${i};${price};${day}/07/2024;S\r\n`;
-      if (i % 1000 === 0) {
-        yield batch;
-        batch = '';
-      }
-    }
-    if (batch) yield batch;
-  }
-
-  const body = Readable.from(lines(), { objectMode: false });
+  const body = Readable.from(file.chunks(), { objectMode: false });
   const query = new URLSearchParams({
-    entity: 'demo_prices',
-    format: 'csv',
+    entity: file.entity,
+    format: file.format,
     encoding: 'utf-8',
-    fileName: 'large.csv',
+    fileName: `large.${file.format}`,
   });
   const response = await fetch(`${baseUrl}/imports?${query}`, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token}`,
-      'content-type': 'text/csv',
+      'content-type': file.contentType,
     },
     body: Readable.toWeb(body) as ReadableStream,
     duplex: 'half',
@@ -221,7 +219,13 @@ function verdict(
 ): boolean {
   const peakBytes = peak.rss;
   const c = record.counts;
-  const sum = c.inserted + c.updated + c.unchanged + c.rejected;
+  const sum =
+    c.inserted +
+    c.updated +
+    c.unchanged +
+    c.rejected +
+    c.superseded +
+    c.skipped;
   console.log(
     `\n${record.state}: read ${c.read}, inserted ${c.inserted}, updated ` +
       `${c.updated}, unchanged ${c.unchanged}, rejected ${c.rejected}`,
@@ -230,9 +234,23 @@ function verdict(
     console.log(`${record.failure.code}: ${record.failure.message}`);
   }
 
+  const expected = [...file.written.values()].reduce((a, b) => a + b, 0);
+  for (const [entity, counts] of Object.entries(c.entities ?? {})) {
+    console.log(
+      `  ${entity}: read ${counts.read}, inserted ${counts.inserted}, ` +
+        `rejected ${counts.rejected} (the file holds ${file.written.get(entity)})`,
+    );
+  }
   const checks = [
     { ok: record.state === 'completed', what: 'the import completed' },
-    { ok: c.read === rows, what: `${rows} records were read` },
+    { ok: c.read === expected, what: `${expected} records were read` },
+    {
+      ok: [...file.written].every(
+        ([entity, written]) =>
+          file.written.size === 1 || c.entities?.[entity]?.read === written,
+      ),
+      what: 'each entity read the records the file holds',
+    },
     { ok: sum === c.read, what: 'the counts add up to the records read' },
     {
       ok: peakBytes / 1024 / 1024 < maxRssMb,

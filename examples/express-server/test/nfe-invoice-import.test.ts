@@ -14,9 +14,7 @@ import { importThroughHttp } from './json-xml-upload.js';
 // the file's digits, both tables written in one transaction.
 
 const database = useTestDatabase('nfe_invoice_import');
-const file = sharedData(
-  'nfe-35180834128745000152550010000476861118934859.xml',
-);
+const file = sharedData('nfe-35180834128745000152550010000476861118934859.xml');
 const accessKey = '35180834128745000152550010000476861118934859';
 
 let example: RunningExample;
@@ -162,6 +160,7 @@ describe('NF-e invoice through HTTP', () => {
         token: 'token-b',
       });
       expect(record.state).toBe('failed');
+      expect(record.failure?.message).toContain('refused at commit');
     } finally {
       await pool.query(`
         DROP TRIGGER refuse_items_at_commit ON nfe_invoice_items;

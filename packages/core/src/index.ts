@@ -197,3 +197,31 @@ export { buildOpenApiDocument } from './http/openapi.js';
 export { routes } from './http/routes.js';
 export { toPublicImportRecord } from './http/schemas.js';
 export type { PublicImportRecord } from './http/schemas.js';
+
+// --- merge semantics (issue 8): modes, scope, sync, refusals ---
+export { mergeModes } from './ports/import-record.js';
+export type {
+  EntityImportCounts,
+  ImportLoadOptions,
+  ImportOptions,
+  MergeMode,
+} from './ports/import-record.js';
+export { resolveLoadPlan } from './loader/load-plan.js';
+export type { LoadPlan } from './loader/load-plan.js';
+export {
+  buildOutcomeTablesSql,
+  buildRejectedCursorSql,
+  buildRejectRowSql,
+  buildSeqRangeSql,
+  buildSkippedCursorSql,
+  buildSkipSql,
+  buildSyncCountSql,
+  buildSyncDeleteSql,
+  keepColumnIndexes,
+} from './loader/merge-sql.js';
+export type { OutcomeNames, SkipReason } from './loader/merge-sql.js';
+export {
+  checkRejectThresholds,
+  rejectThresholdsOf,
+} from './engine/reject-thresholds.js';
+export type { RejectThresholds } from './engine/reject-thresholds.js';

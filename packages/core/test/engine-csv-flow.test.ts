@@ -161,6 +161,7 @@ describe('engine, CSV end to end', () => {
         deleted: 0,
         rejected: 0,
         superseded: 0,
+        skipped: 0,
       });
       expect(done.attempts).toBe(1);
       expect(done.progress).toMatchObject({ phase: 'done', recordsRead: 3 });

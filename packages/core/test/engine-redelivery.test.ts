@@ -148,6 +148,7 @@ describe('engine on redelivery', () => {
       deleted: 0,
       rejected: 1,
       superseded: 0,
+      skipped: 0,
     });
     const errors = await importer.errors('acme', done.id, { limit: 10 });
     expect(errors.items).toHaveLength(1);

@@ -223,11 +223,11 @@ describe.each([
         ('acme', 2, 'A', 'Apple two', 1.00),
         ('acme', 2, 'B', 'Banana two', 2.00);
     `);
-    const scoped = {
+    const scoped: ImportDefinitionInput = {
       ...base,
       mode: 'sync',
       scope: [{ name: 'company_id', type: 'integer' }],
-    } as const;
+    };
 
     const missing = await apply(scoped, [row(1, ['A', 'x', '1'])]).catch(
       (error: unknown) => error,
@@ -258,9 +258,7 @@ describe.each([
   });
 
   it('sync marks rows through a soft-delete column and revives them', async () => {
-    await client.query(
-      'ALTER TABLE prices ADD COLUMN deleted_at timestamptz',
-    );
+    await client.query('ALTER TABLE prices ADD COLUMN deleted_at timestamptz');
     const soft = {
       ...base,
       mode: 'sync',
@@ -422,8 +420,12 @@ describe.each([
       [5, 'unique_violation', 'error'],
       [6, 'value_too_long', 'error'],
     ]);
-    expect(issues[0]?.message).toMatch(/SQLSTATE 23514, constraint "price_positive"/);
-    expect(issues[1]?.message).toMatch(/SQLSTATE 23503, constraint "prices_brand_fk"/);
+    expect(issues[0]?.message).toMatch(
+      /SQLSTATE 23514, constraint "price_positive"/,
+    );
+    expect(issues[1]?.message).toMatch(
+      /SQLSTATE 23503, constraint "prices_brand_fk"/,
+    );
     expect(issues[2]?.message).toMatch(/SQLSTATE 23505/);
     expect(issues[3]?.message).toMatch(/SQLSTATE 22001/);
     expect((await prices()).map((p) => p.sku)).toEqual(['A', 'F']);

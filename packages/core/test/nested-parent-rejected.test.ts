@@ -156,11 +156,35 @@ describe('a rejected parent takes its children with it', () => {
       ]),
     ).toEqual([
       [null, 'required', 1, '/Orders/Order[1]', 3],
-      ['xml_order_lines', 'parent_rejected', 1, '/Orders/Order[1]/Lines/Line[1]', 5],
-      ['xml_order_lines', 'parent_rejected', 2, '/Orders/Order[1]/Lines/Line[2]', 6],
+      [
+        'xml_order_lines',
+        'parent_rejected',
+        1,
+        '/Orders/Order[1]/Lines/Line[1]',
+        5,
+      ],
+      [
+        'xml_order_lines',
+        'parent_rejected',
+        2,
+        '/Orders/Order[1]/Lines/Line[2]',
+        6,
+      ],
       [null, 'repeated_element', 2, '/Orders/Order[2]', 9],
-      ['xml_order_lines', 'parent_rejected', 3, '/Orders/Order[2]/Lines/Line[1]', 11],
-      ['xml_order_lines', expect.any(String), 5, '/Orders/Order[3]/Lines/Line[2]', 17],
+      [
+        'xml_order_lines',
+        'parent_rejected',
+        3,
+        '/Orders/Order[2]/Lines/Line[1]',
+        11,
+      ],
+      [
+        'xml_order_lines',
+        expect.any(String),
+        5,
+        '/Orders/Order[3]/Lines/Line[2]',
+        17,
+      ],
     ]);
     expect(errors.at(-1)).toMatchObject({ column: 'qty', rawValue: 'x' });
   });

@@ -15,6 +15,11 @@ export interface ByteSource {
   canReopen(): boolean;
   /** Lets go of what the source holds (a one-shot stream's reader). */
   close(): Promise<void>;
+  /**
+   * The bytes as a body the runtime sends by itself, for a Blob or a byte
+   * array: how browsers upload without streaming request bodies.
+   */
+  whole?(): Blob | Uint8Array;
 }
 
 /** What `imports.create` takes as the file in any runtime. */
@@ -68,6 +73,7 @@ export function bytesSource(bytes: Uint8Array, name?: string): ByteSource {
     },
     canReopen: () => true,
     close: async () => undefined,
+    whole: () => bytes,
   };
 }
 
@@ -83,6 +89,7 @@ function blobSource(blob: Blob): ByteSource {
     open: () => blob.stream() as ReadableStream<Uint8Array>,
     canReopen: () => true,
     close: async () => undefined,
+    whole: () => blob,
   };
 }
 

@@ -18,7 +18,7 @@ import {
   repeatableSource,
   type ByteSource,
 } from './byte-source.js';
-import { formatFromFileName } from './file-format.js';
+import { formatFromFileName, isGzipFileName } from './file-format.js';
 import {
   encodeRecords,
   type RecordsFormat,
@@ -30,7 +30,6 @@ import {
   createTransport,
   type RetryEvent,
   type TokenSource,
-  type Transport,
   type TransportRequest,
   type UploadProgress,
 } from './transport.js';
@@ -69,7 +68,7 @@ export interface UploadOptions extends RequestOptions {
    * of your program.
    */
   idempotencyKey?: string;
-  /** Compress while sending (Content-Encoding: gzip). Not for .gz files. */
+  /** Compress while sending (Content-Encoding: gzip); not .gz files. */
   gzip?: boolean;
   /** Called as the bytes leave; starts from 0 again on a retry. */
   onUploadProgress?: (progress: UploadProgress) => void;
@@ -219,8 +218,12 @@ export function buildClient<File>(
     upload: UploadOptions & { encoding?: string; delimiter?: string },
   ): Promise<PublicImportRecord> {
     const route = routes.createImport;
-    const gzip = upload.gzip ?? false;
     const fileName = upload.fileName ?? source.name;
+    // A .gz file is sent as it is: the server knows gzip by its first
+    // bytes, and compressing it twice would store it twice compressed.
+    const gzip =
+      (upload.gzip ?? false) &&
+      !(fileName !== undefined && isGzipFileName(fileName));
     const headers: Record<string, string> = {
       // The same key on every attempt is what makes a retry safe.
       'idempotency-key': upload.idempotencyKey ?? platform.randomUUID(),

@@ -60,11 +60,13 @@ function ndjsonLine(record: RecordInput): string {
 function csvLines(options: EncodeRecordsOptions) {
   const delimiter = options.delimiter ?? ',';
   let columns = options.columns;
+  let known = new Set(columns);
 
   return (record: RecordInput, recordNumber: number): string => {
     let header = '';
     if (columns === undefined) {
       columns = Object.keys(record);
+      known = new Set(columns);
       header = csvRow(columns, delimiter);
     } else if (recordNumber === 1) {
       header = csvRow(columns, delimiter);
@@ -72,7 +74,7 @@ function csvLines(options: EncodeRecordsOptions) {
 
     // A member with no column would be dropped without a word.
     for (const key of Object.keys(record)) {
-      if (!columns.includes(key) && record[key] !== undefined) {
+      if (!known.has(key) && record[key] !== undefined) {
         throw new TypeError(
           `record ${recordNumber} has "${key}", which is not a column ` +
             `(${columns.join(', ')}); pass columns to name them all`,

@@ -107,11 +107,18 @@ export function createTransport(options: TransportOptions): Transport {
             method: request.method,
             headers: await headersOf(request, options.token),
             signal: attempt.signal,
-            ...(body !== undefined && { body }),
-            // Node's fetch streams a request body only in half duplex.
-            ...(body instanceof ReadableStream && { duplex: 'half' }),
+            ...(body !== undefined && uploadInit(body)),
           } as RequestInit);
 
+          if (body !== undefined && !(body instanceof ReadableStream)) {
+            // Sent whole by the runtime: the answer is the only news.
+            const size = request.upload?.source.size ?? null;
+            request.upload?.onProgress?.({
+              bytesSent: size ?? 0,
+              bytesTotal: size,
+              attempt: number,
+            });
+          }
           if (response.ok) return await read(response, attempt);
           const error = await apiErrorOf(response);
           failure = {
@@ -160,14 +167,22 @@ export function createTransport(options: TransportOptions): Transport {
     }
   }
 
-  // A request body can stream where fetch supports it (Node, Chromium
-  // over HTTP/2); elsewhere the body is collected into a Blob first.
+  /**
+   * The body of one upload attempt. On Node it always streams, counted
+   * as fetch pulls it. Browsers send a Blob or a byte array by themselves
+   * (from disk, for a File), which works everywhere but tells no progress
+   * until the answer. Other bodies stream where fetch can (Chromium, over
+   * HTTP/2), and are collected into a Blob first where it cannot.
+   */
   async function uploadBody(
     upload: NonNullable<TransportRequest['upload']>,
     attempt: Attempt,
     number: number,
     onSourceError: (error: unknown) => void,
-  ): Promise<ReadableStream<Uint8Array> | Blob> {
+  ): Promise<ReadableStream<Uint8Array> | Blob | Uint8Array> {
+    const whole = upload.source.whole;
+    if (!upload.gzip && whole && !isNode()) return whole.call(upload.source);
+
     let bytesSent = 0;
     let stream = counted(upload.source.open(), {
       onChunk(size) {
@@ -187,9 +202,10 @@ export function createTransport(options: TransportOptions): Transport {
     requestStreams ??= supportsRequestStreams();
     if (requestStreams) return stream;
     // TODO: this holds the whole body in memory (or the browser's blob
-    // store); it is the only way to send on runtimes without request
-    // streams (Firefox, Safari). Blob files could be sent as they are when
-    // no gzip is asked for.
+    // store); it is the only way to send a stream or a gzipped body on
+    // runtimes without request streams (Firefox, Safari). And Chromium
+    // says it streams but refuses to over HTTP/1.1, where such uploads
+    // fail: there is no test for that short of trying.
     return new Response(stream).blob();
   }
 
@@ -212,6 +228,23 @@ export function createTransport(options: TransportOptions): Transport {
         return response.body ?? emptyStream();
       });
     },
+  };
+}
+
+/**
+ * Fetch options for an upload. Node's fetch streams a request body only
+ * in half duplex. And unless redirects are refused and no window is
+ * named, it clones the request for a redirect it might follow: the clone
+ * tees the body, and the branch nobody reads keeps every chunk, so the
+ * whole file would end up in memory. A redirected upload could not be
+ * replayed anyway.
+ */
+function uploadInit(body: ReadableStream<Uint8Array> | Blob | Uint8Array) {
+  return {
+    body,
+    redirect: 'error' as const,
+    window: null,
+    ...(body instanceof ReadableStream && { duplex: 'half' as const }),
   };
 }
 
@@ -340,6 +373,14 @@ function gzipped(stream: ReadableStream<Uint8Array>) {
       Uint8Array
     >,
   );
+}
+
+// Node's fetch (undici) streams request bodies over any connection.
+function isNode(): boolean {
+  const process = (
+    globalThis as { process?: { versions?: { node?: string } } }
+  ).process;
+  return typeof process?.versions?.node === 'string';
 }
 
 // The feature test browsers document: a runtime that streams request

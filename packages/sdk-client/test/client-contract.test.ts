@@ -272,6 +272,22 @@ describe('records without a file', () => {
       },
     ]);
   });
+  it('streams records as NDJSON', async () => {
+    function* customers() {
+      for (let i = 0; i < 300; i++) {
+        yield { customerID: `N${i}`, companyName: `Ndjson ${i}`, fax: null };
+      }
+    }
+    const accepted = await client.imports.createFromRecords(
+      'customers',
+      customers(),
+      { format: 'ndjson', gzip: true },
+    );
+    expect(accepted.format).toBe('ndjson');
+    const record = await client.imports.wait(accepted.id, { intervalMs: 50 });
+    expect(record.state).toBe('completed');
+    expect(record.counts).toMatchObject({ read: 300, inserted: 300 });
+  });
 });
 
 describe('GET /imports', () => {

@@ -17,5 +17,4 @@ export interface CoercedRow {
 }
 
 export type CoercionResult =
-  | { ok: true; row: CoercedRow }
-  | { ok: false; issues: RowIssue[] };
+  { ok: true; row: CoercedRow } | { ok: false; issues: RowIssue[] };

@@ -734,18 +734,16 @@ function loadSettingsOf(value: DefinitionShape): Partial<ImportDefinition> {
     mode: value.mode,
     allowedModes: mergeModes.filter((mode) => allowed.has(mode)),
     ...(value.scope !== undefined && {
-      scope: value.scope.map(
-        (entry): ColumnDefinition => {
-          const column = typeof entry === 'string' ? { name: entry } : entry;
-          return {
-            type: 'text',
-            ...column,
-            nullable: false,
-            sources: [column.name],
-            isKey: false,
-          };
-        },
-      ),
+      scope: value.scope.map((entry): ColumnDefinition => {
+        const column = typeof entry === 'string' ? { name: entry } : entry;
+        return {
+          type: 'text',
+          ...column,
+          nullable: false,
+          sources: [column.name],
+          isKey: false,
+        };
+      }),
     }),
     ...(value.softDelete !== undefined && { softDelete: value.softDelete }),
     ...(value.maxDeleteShare !== undefined && {

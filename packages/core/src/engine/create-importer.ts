@@ -19,6 +19,7 @@ import { recoverStaleImports } from './stale-imports.js';
 const defaultProgressIntervalMs = 500;
 const maxProgressIntervalMs = 1000;
 const defaultStaleAfterMs = 60_000;
+const defaultParseThreadMinBytes = 1024 * 1024;
 
 /**
  * The engine over its ports. One importer serves both sides: a host that
@@ -40,6 +41,8 @@ export function createImporter(options: CreateImporterOptions): Importer {
       maxProgressIntervalMs,
     ),
     ledgerSchema: options.ledgerSchema ?? 'erp_import',
+    parseThreadMinBytes:
+      options.parseThreadMinBytes ?? defaultParseThreadMinBytes,
   };
 
   // Reads are scoped by tenant: another tenant's id is simply not found.

@@ -18,4 +18,6 @@ export interface EngineContext {
   maxUploadBytes: number | undefined;
   progressIntervalMs: number;
   ledgerSchema: string;
+  /** Files this large or larger are read in a parse thread. */
+  parseThreadMinBytes: number;
 }

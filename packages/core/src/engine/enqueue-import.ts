@@ -185,6 +185,8 @@ function checkThresholds(load: ImportLoadOptions | undefined): void {
 // Only the members that were given, so a record stays as small as before.
 function loadOptionsOf(load: ImportLoadOptions | undefined): ImportLoadOptions {
   if (load === undefined) return {};
-  const entries = Object.entries(load).filter(([, value]) => value !== undefined);
+  const entries = Object.entries(load).filter(
+    ([, value]) => value !== undefined,
+  );
   return Object.fromEntries(entries) as ImportLoadOptions;
 }

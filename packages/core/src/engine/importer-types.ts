@@ -50,6 +50,14 @@ export interface CreateImporterOptions {
   progressIntervalMs?: number;
   /** The schema of the ledger of applied imports; `erp_import` by default. */
   ledgerSchema?: string;
+  /**
+   * Files of at least this many bytes (as stored) are decoded, parsed,
+   * validated and encoded for COPY in a worker thread, so that Node and
+   * the database work at the same time; smaller files in the worker's
+   * own thread, where a thread's start-up would cost more than it saves.
+   * 1 MiB by default; 0 always uses a thread, `Infinity` never does.
+   */
+  parseThreadMinBytes?: number;
 }
 
 export interface EnqueueRequest {

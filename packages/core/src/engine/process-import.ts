@@ -30,6 +30,7 @@ import { createIssueWriter, type IssueWriter } from './issue-writer.js';
 import { startProgressReporter } from './progress-reporter.js';
 import type { PgPoolClientLike } from './importer-types.js';
 import { createReaderFor } from './reader-factory.js';
+import { openRowSource } from './row-source.js';
 import { isRetryableFailure } from './retryable-failure.js';
 
 /**
@@ -161,41 +162,38 @@ async function runImport(
   const definition = engine.definitions.get(record.entity);
   // The parent first: the loader merges in this order.
   const definitions = [definition, ...(definition.children ?? [])];
-  const createReader = createReaderFor(record.format);
+  // An unknown format fails here, before the file is opened.
+  createReaderFor(record.format);
   const input = await engine.fileStore.open(record.fileKey);
 
   // Read, coerce and stage form one stream: the loader pulls rows, rows
-  // pull records, records pull bytes. Nothing holds the file.
-  let reader: RecordReader;
-  try {
-    reader = createReader(input, { definition, options: record.options });
-  } catch (error) {
-    input.destroy();
-    throw error;
-  }
+  // pull records, records pull bytes. Nothing holds the file. A large
+  // file is read in a parse thread (see row-source.ts).
   const tally = new RecordTally();
   const issues = createIssueWriter(engine.errorLog, record.id);
+  const source = openRowSource({
+    engine,
+    record,
+    definition,
+    input,
+    issues,
+    tally,
+    logger,
+    readInProcess: (reader) =>
+      readRows({ engine, record, definitions, reader, issues, tally }),
+  });
   const progress = startProgressReporter({
     statusStore: engine.statusStore,
     importId: record.id,
     bytesTotal: record.byteSize,
     intervalMs: engine.progressIntervalMs,
     counters: () => ({
-      bytesRead: reader.bytesRead(),
+      bytesRead: source.bytesRead(),
       recordsRead: tally.read,
       recordsRejected: tally.rejected,
     }),
     logger,
   });
-  const rows = readRows({
-    engine,
-    record,
-    definitions,
-    reader,
-    issues,
-    tally,
-  });
-
   // `completed` commits with the rows when the status store lives in the
   // target database; otherwise it is written right after COMMIT.
   const store = engine.statusStore;
@@ -208,7 +206,7 @@ async function runImport(
     result: ApplyResult,
   ) => {
     await issues.flush();
-    run.detected = { ...reader.detected() };
+    run.detected = { ...source.detected() };
     run.counts = importCountsOf(result, tally, definitions);
     // No progress write may land after the final one below.
     await progress.stop();
@@ -252,7 +250,7 @@ async function runImport(
       importId: record.id,
       tenant: record.tenant,
       definitions,
-      rows,
+      rows: source.rows,
       ledgerSchema: engine.ledgerSchema,
       // Mode, scope, export timestamp: what the request asked, checked
       // again against the definition by the loader.
@@ -285,7 +283,7 @@ async function runImport(
     logger.info(
       {
         counts: completed.counts,
-        timings: result.timings,
+        timings: { ...result.timings, parseMs: source.parseMs() },
         alreadyApplied: result.alreadyApplied,
       },
       'import finished',
@@ -301,17 +299,17 @@ async function runImport(
   } finally {
     // A source the loader did not read to its end is closed here.
     input.destroy();
-    await rows.return(undefined);
+    await source.close();
     await progress.stop();
     client?.release(broken);
-    run.detected ??= { ...reader.detected() };
+    run.detected ??= { ...source.detected() };
     run.progress ??= { ...progress.current(), phase: 'done' };
   }
 }
 
-interface ReadRowsOptions {
-  engine: EngineContext;
-  record: ImportRecord;
+export interface ReadRowsOptions {
+  engine: { errorLog: Pick<EngineContext['errorLog'], 'clear'> };
+  record: Pick<ImportRecord, 'id'>;
   /** The import's definition, then its children's. */
   definitions: readonly ImportDefinition[];
   reader: RecordReader;
@@ -332,7 +330,7 @@ interface ReadRowsOptions {
  * rejected with it (`parent_rejected`), as the readers do for a parent
  * they reject themselves.
  */
-async function* readRows(options: ReadRowsOptions): AsyncGenerator<CoercedRow> {
+export async function* readRows(options: ReadRowsOptions): AsyncGenerator<CoercedRow> {
   const { engine, record, reader, issues, tally, definitions } = options;
   const parentEntity = definitions[0]!.entity;
   const coercers = new Map(

@@ -29,6 +29,10 @@ export function rejectThresholdsOf(
 }
 
 /**
+ * TODO: a count threshold could stop reading as soon as it is passed;
+ * the check runs once the whole file is merged, so a hopeless file is
+ * still read to its end.
+ *
  * Throws TOO_MANY_REJECTS when the records rejected (on reading and by
  * the database) pass a threshold. Called inside the import's
  * transaction, after the MERGE, so a failure applies nothing.

@@ -18,7 +18,14 @@ import type { ImportDefinition } from '../definitions/import-definition.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { createProblem, problemContentType, statusForCode } from './problem.js';
 import { routePath, routes, type RouteDefinition } from './routes.js';
-import { toPublicImportRecord, type Entity, type Problem } from './schemas.js';
+import {
+  scopeParamPrefix,
+  toPublicImportRecord,
+  type EnqueueQueryParsed,
+  type Entity,
+  type Problem,
+} from './schemas.js';
+import type { ImportLoadOptions } from '../ports/import-record.js';
 import { limitUpload } from './upload-limit.js';
 
 /**
@@ -121,6 +128,7 @@ export function createImportRouter(
           ...(query.delimiter !== undefined && { delimiter: query.delimiter }),
           ...(compression !== undefined && { compression }),
         },
+        load: loadOptionsOf(query, queryOf(request)),
       });
 
       // A replayed idempotency key answers 200 with the first import, so a
@@ -283,6 +291,35 @@ function queryOf(request: Request): Record<string, string | string[]> {
     query[name] = values.length === 1 ? (values[0] as string) : values;
   }
   return query;
+}
+
+// Mode, thresholds and the like from the parsed query; the scope
+// parameters from the raw one, as `param.<column>=value`.
+function loadOptionsOf(
+  query: EnqueueQueryParsed,
+  raw: Record<string, string | string[]>,
+): ImportLoadOptions {
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (!name.startsWith(scopeParamPrefix)) continue;
+    if (typeof value !== 'string') {
+      throw new ImportError(
+        ErrorCodes.INVALID_REQUEST,
+        `the parameter "${name}" is given more than once`,
+      );
+    }
+    params[name.slice(scopeParamPrefix.length)] = value;
+  }
+  return {
+    ...(query.mode !== undefined && { mode: query.mode }),
+    ...(Object.keys(params).length > 0 && { params }),
+    ...(query.exportedAt !== undefined && { exportedAt: query.exportedAt }),
+    ...(query.allowMassDelete === 'true' && { allowMassDelete: true }),
+    ...(query.maxRejected !== undefined && { maxRejected: query.maxRejected }),
+    ...(query.maxRejectedShare !== undefined && {
+      maxRejectedShare: query.maxRejectedShare,
+    }),
+  };
 }
 
 function fileNameOf(request: Request): string | undefined {

@@ -4,6 +4,7 @@ import type { ErrorPage, LoggedRowIssue } from '../ports/error-log.js';
 import {
   importFormats,
   importStates,
+  mergeModes,
   type ImportRecord,
 } from '../ports/import-record.js';
 
@@ -93,6 +94,13 @@ export const importReadOptionsSchema = named(
     encoding: z.string().optional(),
     delimiter: z.string().optional(),
     compression: z.enum(['gzip', 'none']).optional(),
+    // How the rows are applied, as the request asked (see enqueue).
+    mode: z.enum(mergeModes).optional(),
+    params: z.record(z.string(), z.string()).optional(),
+    exportedAt: z.string().optional(),
+    allowMassDelete: z.boolean().optional(),
+    maxRejected: z.number().int().optional(),
+    maxRejectedShare: z.number().optional(),
   }),
 );
 
@@ -262,7 +270,27 @@ export const enqueueQuerySchema = z.object({
   encoding: z.string().min(1).max(40).optional(),
   /** Declared CSV delimiter; detected when absent. */
   delimiter: z.string().min(1).max(4).optional(),
+  /**
+   * How rows meet the table: one of the entity's allowed modes, its own
+   * mode when absent. Scope parameters travel as `param.<column>=value`
+   * (`param.company_id=12`); the entity's `scope` names the ones it needs.
+   */
+  mode: z.enum(mergeModes).optional(),
+  /** When the file was exported (ISO 8601); an older export is refused. */
+  exportedAt: z.string().min(1).max(64).optional(),
+  /** `true` lets a sync delete more than the entity's brake allows. */
+  allowMassDelete: z.enum(['true', 'false']).optional(),
+  /** More rejected records fail the import; 0 is all or nothing. */
+  maxRejected: z.coerce.number().int().min(0).optional(),
+  /** The same as a share of the records read, 0 to 1. */
+  maxRejectedShare: z.coerce.number().min(0).max(1).optional(),
 });
+
+/** The prefix of scope parameters in the query of `POST /imports`. */
+export const scopeParamPrefix = 'param.';
+
+/** The query of `POST /imports` as the server reads it. */
+export type EnqueueQueryParsed = z.output<typeof enqueueQuerySchema>;
 
 /** Header names are lower-case, as Node hands them over. */
 export const enqueueHeadersSchema = z.object({

@@ -4,6 +4,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { CoercedRow } from '../coercion/coerced-row.js';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import {
+  isEncodedRows,
+  type EncodedRows,
+  type RowSource,
+  type StagedItem,
+} from './encoded-rows.js';
 import type { PgClientLike } from './pg-client.js';
 
 /**
@@ -33,7 +39,11 @@ export interface CopyTarget {
 
 export interface CopyRowsOptions {
   client: PgClientLike;
-  rows: AsyncIterable<CoercedRow>;
+  /**
+   * Rows, or lines a `RowSource` encoded with these very targets (a
+   * parse thread does that, so this thread only forwards text).
+   */
+  rows: AsyncIterable<StagedItem> | RowSource;
   /** In definition order; a row without an entity goes to the first. */
   targets: readonly CopyTarget[];
   /** The tenant column's value, written into every row that has one. */
@@ -47,7 +57,11 @@ export interface CopyRowsOptions {
 export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
   const { client, targets, tenant, signal } = options;
   const chunkBytes = Math.max(1, options.chunkBytes ?? 256 * 1024);
-  const iterator = options.rows[Symbol.asyncIterator]();
+  const source =
+    typeof options.rows === 'function'
+      ? options.rows({ targets, tenant })
+      : options.rows;
+  const iterator = source[Symbol.asyncIterator]();
   const byEntity = new Map(
     targets.map((target, index) => [target.definition.entity, index]),
   );
@@ -81,8 +95,15 @@ export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
 
       const row = next.value;
       const target = routeRow(row, byEntity, targets);
-      staged[target] = staged[target]! + 1;
-      const text = encodeRow(row, staged[target]!, targets[target]!, tenant);
+      let text: string;
+      if (isEncodedRows(row)) {
+        checkSequence(row, staged[target]!, targets[target]!);
+        staged[target] = staged[target]! + row.count;
+        text = row.text;
+      } else {
+        staged[target] = staged[target]! + 1;
+        text = encodeRow(row, staged[target]!, targets[target]!, tenant);
+      }
       const buffer = pending[target]!;
       buffer.parts.push(text);
       buffer.length += text.length;
@@ -126,7 +147,7 @@ export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
 }
 
 function routeRow(
-  row: CoercedRow,
+  row: StagedItem,
   byEntity: ReadonlyMap<string, number>,
   targets: readonly CopyTarget[],
 ): number {
@@ -137,10 +158,30 @@ function routeRow(
       ErrorCodes.UNKNOWN_ENTITY,
       `a row names entity "${row.entity}", which this import does not ` +
         `write (it writes ${entityList(targets)})`,
-      { details: { entity: row.entity, position: row.position } },
+      {
+        details: {
+          entity: row.entity,
+          ...(!isEncodedRows(row) && { position: row.position }),
+        },
+      },
     );
   }
   return index;
+}
+
+// Lines encoded elsewhere continue the numbering of what was staged.
+function checkSequence(
+  rows: EncodedRows,
+  staged: number,
+  target: CopyTarget,
+): void {
+  if (rows.firstSeq === staged + 1) return;
+  throw new ImportError(
+    ErrorCodes.INTERNAL,
+    `encoded rows of entity "${target.definition.entity}" start at ` +
+      `${rows.firstSeq} where ${staged + 1} was next`,
+    { details: { entity: target.definition.entity } },
+  );
 }
 
 function entityList(targets: readonly CopyTarget[]): string {

@@ -1,13 +1,7 @@
-import {
-  createConverter,
-  isFailure,
-} from '../coercion/column-converters.js';
+import { createConverter, isFailure } from '../coercion/column-converters.js';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
-import type {
-  ImportLoadOptions,
-  MergeMode,
-} from '../ports/import-record.js';
+import type { ImportLoadOptions, MergeMode } from '../ports/import-record.js';
 
 /**
  * What one import asks of the loader, checked against its definition: the

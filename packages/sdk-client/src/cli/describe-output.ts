@@ -8,10 +8,11 @@ import { formatBytes } from './progress-display.js';
 /** The text `status` and `push --wait` print: state, counts, failure. */
 export function describeImport(record: PublicImportRecord): string {
   const { counts } = record;
+  const file = record.fileName ?? '(unnamed)';
   const lines = [
     `${record.id} ${record.state}`,
     `  entity ${record.entity}, format ${record.format}, ` +
-      `file ${record.fileName ?? '(unnamed)'} (${formatBytes(record.byteSize)})`,
+      `file ${file} (${formatBytes(record.byteSize)})`,
   ];
 
   if (record.state === 'queued' || record.state === 'processing') {
@@ -50,7 +51,8 @@ export function describeRowIssue(issue: RowIssueBody): string {
       ? ` [${JSON.stringify(issue.rawValue)}]`
       : '';
   const severity = issue.severity === 'warning' ? ' (warning)' : '';
-  return `${where}${column}: ${issue.code}${severity}: ${issue.message}${value}\n`;
+  const why = `${issue.code}${severity}: ${issue.message}`;
+  return `${where}${column}: ${why}${value}\n`;
 }
 
 export function describeEntity(entity: Entity): string {

@@ -7,7 +7,7 @@ import type { PublicImportRecord } from '@erp-import/core/contract';
 export const ExitCodes = {
   /** Done; with --wait, completed with no rejected row. */
   OK: 0,
-  /** The server refused the request: bad token, unknown entity, no such import. */
+  /** The server refused: a bad token, unknown entity, no such import. */
   REFUSED: 1,
   /** Completed, and some rows were rejected (`erp-import errors ID`). */
   COMPLETED_WITH_REJECTS: 2,

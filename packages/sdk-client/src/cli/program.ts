@@ -261,8 +261,11 @@ function clientOf(
       retry: { retries: options.retries },
     }),
     onRetry: ({ attempt, delayMs, error }) => {
+      // Under a progress bar, start a line of its own.
+      const lineBreak = showProgress(context) ? '\n' : '';
+      const seconds = (delayMs / 1000).toFixed(1);
       context.stderr.write(
-        `\n${error.message}; attempt ${attempt} in ${(delayMs / 1000).toFixed(1)} s\n`,
+        `${lineBreak}${error.message}; attempt ${attempt} in ${seconds} s\n`,
       );
     },
   });

@@ -1,5 +1,6 @@
 import type { PublicImportRecord } from '@erp-import/core/contract';
 import cliProgress from 'cli-progress';
+import { isFinalImportState } from '../client.js';
 import type { UploadProgress } from '../transport.js';
 
 /**
@@ -30,31 +31,40 @@ export function createProgressDisplay(
 
   let bar: cliProgress.SingleBar | undefined;
   let phase: 'upload' | 'process' | undefined;
+  let uploadAttempt = 0;
 
-  function start(next: 'upload' | 'process', format: string, total: number) {
+  function start(
+    next: 'upload' | 'process',
+    format: string,
+    total: number,
+    payload: Record<string, string | number>,
+  ) {
     bar?.stop();
     bar = new cliProgress.SingleBar(
       { format, stream, hideCursor: true, etaBuffer: 20 },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { sent: '0 B', size: '?', records: 0, rejected: 0 });
+    bar.start(total, 0, payload);
     phase = next;
   }
 
   return {
     uploading({ bytesSent, bytesTotal, attempt }) {
-      if (phase !== 'upload' || attempt > 1) {
+      const payload = {
+        sent: formatBytes(bytesSent),
+        size: bytesTotal === null ? '?' : formatBytes(bytesTotal),
+      };
+      if (phase !== 'upload' || attempt !== uploadAttempt) {
+        uploadAttempt = attempt;
         start(
           'upload',
           `upload  {bar} {percentage}% | {sent} of {size}` +
             (attempt > 1 ? ` (attempt ${attempt})` : ''),
           bytesTotal ?? 0,
+          payload,
         );
       }
-      bar?.update(bytesSent, {
-        sent: formatBytes(bytesSent),
-        size: bytesTotal === null ? '?' : formatBytes(bytesTotal),
-      });
+      bar?.update(bytesSent, payload);
     },
     uploaded() {
       bar?.stop();
@@ -62,20 +72,22 @@ export function createProgressDisplay(
     },
     processing(record) {
       const total = record.progress.bytesTotal ?? record.byteSize;
+      const done = isFinalImportState(record.state);
+      const payload = {
+        records: record.progress.recordsRead,
+        rejected: record.progress.recordsRejected,
+        phase: done ? record.state : record.progress.phase,
+      };
       if (phase !== 'process') {
         start(
           'process',
           'import  {bar} {percentage}% | {records} records, ' +
             '{rejected} rejected | {phase}',
           total,
+          payload,
         );
       }
-      const done = ['completed', 'failed', 'cancelled'].includes(record.state);
-      bar?.update(done ? total : record.progress.bytesRead, {
-        records: record.progress.recordsRead,
-        rejected: record.progress.recordsRejected,
-        phase: done ? record.state : record.progress.phase,
-      });
+      bar?.update(done ? total : record.progress.bytesRead, payload);
     },
     stop() {
       bar?.stop();

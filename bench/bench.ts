@@ -1,0 +1,305 @@
+import {
+  createTestDatabase,
+  startEmbeddedPostgres,
+  type EmbeddedPostgresHandle,
+  type TestDatabase,
+} from '@erp-import/dev-services';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import {
+  baselineTable,
+  prepareBaseline,
+  runBaseline,
+  truncateBaseline,
+  type BaselineTimings,
+} from './baseline.js';
+import { createTargetTableSql } from './bench-definition.js';
+import {
+  rowCount,
+  writeExport,
+  type DataFormat,
+  type DataVersion,
+} from './customers-data.js';
+import {
+  productTenant,
+  runProductImport,
+  startProductStack,
+  type ProductRun,
+  type ProductStack,
+} from './product.js';
+
+// `npm run bench`: the product against PostgreSQL's own COPY + MERGE, on
+// the same database in the same run. See BENCHMARKS.md.
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '3' },
+    formats: { type: 'string', default: 'csv,json,xml' },
+    'skip-baseline': { type: 'boolean', default: false },
+    dir: { type: 'string' },
+  },
+});
+const rows = positive(values.rows, '--rows');
+const runs = positive(values.runs, '--runs');
+const formats = values.formats.split(',') as DataFormat[];
+const dataDir = values.dir ?? join(tmpdir(), `erp-import-bench-${rows}`);
+const benchTable = 'bench_customers';
+
+let embedded: EmbeddedPostgresHandle | undefined;
+let database: TestDatabase | undefined;
+let pool: pg.Pool | undefined;
+let stack: ProductStack | undefined;
+let exitCode = 1;
+try {
+  await main();
+  exitCode = 0;
+} catch (error) {
+  console.error('bench failed:', error);
+} finally {
+  await stack?.close();
+  await pool?.end();
+  await database?.drop().catch(() => undefined);
+  await embedded?.stop();
+}
+process.exit(exitCode);
+
+async function main(): Promise<void> {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    console.log('No DATABASE_URL: starting an embedded PostgreSQL...');
+    embedded = await startEmbeddedPostgres();
+    adminUrl = embedded.url;
+  }
+  database = await createTestDatabase(adminUrl, 'bench');
+  pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  const version = (await pool.query('SHOW server_version')).rows[0]
+    .server_version as string;
+  console.log(
+    `${rows.toLocaleString('en-US')} rows, ${runs} runs each; ` +
+      `PostgreSQL ${version}; ${cpus().length} × ${cpus()[0]?.model}; ` +
+      `${(totalmem() / 2 ** 30).toFixed(0)} GiB; load ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(' ')}`,
+  );
+
+  const files = await generateFiles();
+  await pool.query(createTargetTableSql(benchTable));
+  await prepareBaseline(pool);
+
+  const results: ResultRow[] = [];
+  if (!values['skip-baseline']) {
+    results.push(...(await measureBaseline(files)));
+  }
+  stack = await startProductStack(database.url);
+  for (const format of formats) {
+    results.push(...(await measureProduct(format, files)));
+  }
+  printTable(results);
+  console.log(`load after: ${loadavg().map((n) => n.toFixed(1)).join(' ')}`);
+}
+
+type Files = Record<`${DataFormat}${DataVersion}`, string>;
+
+async function generateFiles(): Promise<Files> {
+  mkdirSync(dataDir, { recursive: true });
+  const files = {} as Files;
+  const wanted: DataFormat[] = ['csv', ...formats.filter((f) => f !== 'csv')];
+  for (const format of wanted) {
+    for (const version of [1, 2] as const) {
+      const path = join(dataDir, `customers-v${version}.${format}`);
+      files[`${format}${version}`] = path;
+      // The data is deterministic: a file of this size was made by this.
+      if (existsSync(path) && statSync(path).size > 0) continue;
+      const started = performance.now();
+      const bytes = await writeExport(path, rows, version, format);
+      console.log(
+        `generated ${path} (${mb(bytes)} MB, ` +
+          `${rowCount(rows, version)} rows) in ${seconds(performance.now() - started)} s`,
+      );
+    }
+  }
+  return files;
+}
+
+interface Sample {
+  totalMs: number;
+  uploadMs?: number;
+  waitMs?: number;
+  parseMs?: number;
+  copyMs?: number;
+  mergeMs?: number;
+  peakRssBytes?: number;
+}
+
+interface ResultRow {
+  name: string;
+  kind: 'baseline' | DataFormat;
+  load: 'initial' | 're-import';
+  rows: number;
+  samples: Sample[];
+}
+
+async function measureBaseline(files: Files): Promise<ResultRow[]> {
+  const initial: Sample[] = [];
+  const again: Sample[] = [];
+  for (let run = 1; run <= runs; run++) {
+    await truncateBaseline(pool!);
+    initial.push(fromBaseline(await runBaseline(pool!, files.csv1)));
+    await pool!.query(`VACUUM ANALYZE ${baselineTable}`);
+    again.push(fromBaseline(await runBaseline(pool!, files.csv2)));
+    report('baseline', run, initial.at(-1)!, again.at(-1)!);
+  }
+  return [
+    { name: 'baseline COPY csv + MERGE', kind: 'baseline', load: 'initial', rows: rowCount(rows, 1), samples: initial },
+    { name: 'baseline COPY csv + MERGE', kind: 'baseline', load: 're-import', rows: rowCount(rows, 2), samples: again },
+  ];
+}
+
+function fromBaseline(timings: BaselineTimings): Sample {
+  return {
+    totalMs: timings.totalMs,
+    copyMs: timings.copyMs,
+    mergeMs: timings.mergeMs,
+  };
+}
+
+async function measureProduct(
+  format: DataFormat,
+  files: Files,
+): Promise<ResultRow[]> {
+  const initial: Sample[] = [];
+  const again: Sample[] = [];
+  // JSON and XML are compared with CSV on the initial load only.
+  const withReimport = format === 'csv';
+  for (let run = 1; run <= runs; run++) {
+    await pool!.query(`TRUNCATE ${benchTable}`);
+    const first = await runProductImport(stack!, files[`${format}1`], format);
+    check(first, rowCount(rows, 1));
+    initial.push(fromProduct(first));
+    if (withReimport) {
+      await pool!.query(`VACUUM ANALYZE ${benchTable}`);
+      const second = await runProductImport(stack!, files[`${format}2`], format);
+      check(second, rowCount(rows, 2));
+      again.push(fromProduct(second));
+    }
+    report(`product ${format}`, run, initial.at(-1)!, again.at(-1));
+  }
+  const name = `product, HTTP upload of ${format.toUpperCase()}`;
+  return [
+    { name, kind: format, load: 'initial', rows: rowCount(rows, 1), samples: initial },
+    ...(withReimport
+      ? [{ name, kind: format, load: 're-import' as const, rows: rowCount(rows, 2), samples: again }]
+      : []),
+  ];
+}
+
+function check(run: ProductRun, expected: number): void {
+  const { counts } = run.record;
+  if (counts.read !== expected || counts.rejected !== 0) {
+    throw new Error(
+      `expected ${expected} records read and none rejected: ${JSON.stringify(counts)}`,
+    );
+  }
+  if (productTenant !== run.record.tenant) throw new Error('wrong tenant');
+}
+
+function fromProduct(run: ProductRun): Sample {
+  return {
+    totalMs: run.totalMs,
+    uploadMs: run.uploadMs,
+    waitMs: run.waitMs,
+    ...(run.timings.parseMs !== undefined && { parseMs: run.timings.parseMs }),
+    copyMs: run.timings.copyMs,
+    mergeMs: run.timings.mergeMs,
+    peakRssBytes: run.peakRssBytes,
+  };
+}
+
+function report(name: string, run: number, first: Sample, second?: Sample) {
+  const peak = first.peakRssBytes === undefined ? '' : `, peak ${mb(first.peakRssBytes)} MB`;
+  console.log(
+    `  ${name} run ${run}: initial ${seconds(first.totalMs)} s${peak}` +
+      (second ? `, re-import ${seconds(second.totalMs)} s` : ''),
+  );
+}
+
+function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[middle]!
+    : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function medianOf(row: ResultRow, pick: (sample: Sample) => number | undefined) {
+  const picked = row.samples.map(pick).filter((n): n is number => n !== undefined);
+  return picked.length === 0 ? undefined : median(picked);
+}
+
+function printTable(results: ResultRow[]): void {
+  const header = [
+    'what', 'load', 'rows', 's', 'rows/s', 'ratio', 'peak MB',
+    'upload s', 'wait s', 'parse s', 'COPY s', 'MERGE s',
+  ];
+  const lines = results.map((row) => {
+    const total = medianOf(row, (s) => s.totalMs)!;
+    const reference =
+      row.kind === 'baseline' || row.kind === 'csv'
+        ? results.find((r) => r.kind === 'baseline' && r.load === row.load)
+        : results.find((r) => r.kind === 'csv' && r.load === row.load);
+    const referenceTotal = reference && medianOf(reference, (s) => s.totalMs);
+    // Throughput ratio: the reference's time over this one's, per row.
+    const ratio =
+      referenceTotal === undefined || row === reference
+        ? '-'
+        : ((referenceTotal / reference!.rows) / (total / row.rows)).toFixed(2) +
+          (row.kind === 'csv' ? ' of baseline' : ' of CSV');
+    const optional = (value: number | undefined) =>
+      value === undefined ? '-' : seconds(value);
+    const peak = medianOf(row, (s) => s.peakRssBytes);
+    return [
+      row.name,
+      row.load,
+      row.rows.toLocaleString('en-US'),
+      seconds(total),
+      Math.round(row.rows / (total / 1000)).toLocaleString('en-US'),
+      ratio,
+      peak === undefined ? '-' : mb(peak),
+      optional(medianOf(row, (s) => s.uploadMs)),
+      optional(medianOf(row, (s) => s.waitMs)),
+      optional(medianOf(row, (s) => s.parseMs)),
+      optional(medianOf(row, (s) => s.copyMs)),
+      optional(medianOf(row, (s) => s.mergeMs)),
+    ];
+  });
+
+  console.log(`\nMedians of ${runs} runs:\n`);
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`| ${header.map(() => '---').join(' | ')} |`);
+  for (const line of lines) console.log(`| ${line.join(' | ')} |`);
+  console.log(
+    '\nparse = the parse thread\'s busy time (decode, parse, validate, ' +
+      'encode), which overlaps COPY; COPY = staging the rows, parse ' +
+      'included; MERGE = dedupe, counts and MERGE; wait = queue pick-up.',
+  );
+}
+
+function positive(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`${flag} must be a positive integer, not "${text}"`);
+  }
+  return value;
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(2);
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(0);
+}

@@ -1,0 +1,221 @@
+import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { ErrorCodes, ImportError, toImportError } from '../errors/import-error.js';
+import { encodeRow } from '../loader/copy-stream.js';
+import type { EncodedRows } from '../loader/encoded-rows.js';
+import type { RowIssue } from '../ports/error-log.js';
+import type { RecordReader } from '../readers/record-reader.js';
+import { RecordTally } from './import-counts.js';
+import type { IssueWriter } from './issue-writer.js';
+import type {
+  FromThread,
+  ParseThreadData,
+  TallySnapshot,
+  ToThread,
+} from './parse-thread-protocol.js';
+import { serializeError } from './parse-thread-protocol.js';
+import { readRows } from './process-import.js';
+import { createReaderFor } from './reader-factory.js';
+
+/**
+ * The parse thread's entry: decode, parse, map, validate and encode one
+ * import's rows as COPY text, off the thread that talks to the database.
+ * It runs the engine's own `readRows`, so records, issues, positions and
+ * counts are exactly those of an import read in the main thread.
+ *
+ * States: it announces itself (`ready`), then loops pulling bytes on
+ * demand, sending a batch whenever one fills and it holds a credit, and
+ * waiting for a credit when it holds none; it ends with `done` or
+ * `failed` and the engine terminates it.
+ */
+
+if (parentPort !== null) {
+  void runParseThread(parentPort, workerData as ParseThreadData);
+}
+
+/** Issues sent in one batch at most, rows or not. */
+const issuesPerBatch = 500;
+
+async function runParseThread(
+  port: MessagePort,
+  data: ParseThreadData,
+): Promise<void> {
+  const start = performance.eventLoopUtilization();
+  const post = (message: FromThread) => port.postMessage(message);
+  const credits = createCredits(data.credits);
+
+  // Bytes arrive only when asked for: one request in flight at a time.
+  const input = new Readable({
+    highWaterMark: 1024 * 1024,
+    read: () => post({ type: 'need' }),
+  });
+  port.on('message', (message: ToThread) => {
+    if (message.type === 'input') {
+      const { chunk } = message;
+      input.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    } else if (message.type === 'end') {
+      input.push(null);
+    } else {
+      credits.give();
+    }
+  });
+  post({ type: 'ready' });
+
+  const { definition, layout } = data;
+  let reader: RecordReader | undefined;
+  const detected = () => ({ ...reader?.detected() });
+  const tally = new RecordTally();
+  const batch = createBatch(layout.targets.length);
+  try {
+    reader = createReaderFor(data.format)(input, {
+      definition,
+      options: data.options,
+    });
+
+    const send = async () => {
+      if (batch.count === 0 && batch.issues.length === 0) return;
+      await credits.take();
+      post({
+        type: 'batch',
+        rows: batch.takeRows(layout.targets),
+        issues: batch.takeIssues(),
+        tally: snapshot(tally),
+        detected: detected(),
+      });
+    };
+    const issues: IssueWriter = {
+      async add(list) {
+        batch.issues.push(...list);
+        if (batch.issues.length >= issuesPerBatch) await send();
+      },
+      flush: async () => undefined,
+    };
+
+    const byEntity = new Map(
+      layout.targets.map((target, index) => [target.definition.entity, index]),
+    );
+    const rows = readRows({
+      // The engine clears the error log itself before taking a batch.
+      engine: { errorLog: { clear: async () => undefined } },
+      record: { id: data.importId },
+      definitions: [definition, ...(definition.children ?? [])],
+      reader,
+      issues,
+      tally,
+    });
+    for await (const row of rows) {
+      const target = row.entity === undefined ? 0 : byEntity.get(row.entity);
+      if (target === undefined) throw unknownEntity(row.entity);
+      if (batch.count > 0 && batch.target !== target) await send();
+      const line = encodeRow(
+        row,
+        batch.nextSeq(target),
+        layout.targets[target]!,
+        layout.tenant,
+      );
+      batch.add(target, line);
+      if (batch.chars >= data.batchChars) await send();
+    }
+    await send();
+
+    post({
+      type: 'done',
+      tally: snapshot(tally),
+      detected: detected(),
+      busyMs: Math.round(performance.eventLoopUtilization(start).active),
+    });
+  } catch (error) {
+    post({
+      type: 'failed',
+      error: serializeError(toImportError(error)),
+      issues: batch.takeIssues(),
+      tally: snapshot(tally),
+      detected: detected(),
+    });
+  }
+}
+
+/** Batches the thread may still send before the engine takes one. */
+function createCredits(initial: number) {
+  let available = initial;
+  let waiting: (() => void) | undefined;
+  return {
+    give() {
+      available += 1;
+      waiting?.();
+      waiting = undefined;
+    },
+    async take() {
+      while (available === 0) {
+        await new Promise<void>((resolve) => (waiting = resolve));
+      }
+      available -= 1;
+    },
+  };
+}
+
+/** The lines of one target being gathered, and the issues beside them. */
+function createBatch(targetCount: number) {
+  const seq = new Array<number>(targetCount).fill(0);
+  let parts: string[] = [];
+  const batch = {
+    target: 0,
+    count: 0,
+    chars: 0,
+    firstSeq: 1,
+    issues: [] as RowIssue[],
+    nextSeq(target: number): number {
+      seq[target] = seq[target]! + 1;
+      return seq[target]!;
+    },
+    add(target: number, line: string) {
+      if (batch.count === 0) {
+        batch.target = target;
+        batch.firstSeq = seq[target]!;
+      }
+      parts.push(line);
+      batch.count += 1;
+      batch.chars += line.length;
+    },
+    takeRows(
+      targets: ParseThreadData['layout']['targets'],
+    ): EncodedRows | undefined {
+      if (batch.count === 0) return undefined;
+      const entity = targets[batch.target]!.definition.entity;
+      const rows: EncodedRows = {
+        kind: 'encoded',
+        ...(batch.target > 0 && { entity }),
+        text: parts.join(''),
+        count: batch.count,
+        firstSeq: batch.firstSeq,
+      };
+      parts = [];
+      batch.count = 0;
+      batch.chars = 0;
+      return rows;
+    },
+    takeIssues(): RowIssue[] {
+      const taken = batch.issues;
+      batch.issues = [];
+      return taken;
+    },
+  };
+  return batch;
+}
+
+function snapshot(tally: RecordTally): TallySnapshot {
+  return [...tally.entities].map(([entity, counts]) => [
+    entity,
+    counts.read,
+    counts.rejected,
+  ]);
+}
+
+function unknownEntity(entity: string | undefined): ImportError {
+  return new ImportError(
+    ErrorCodes.UNKNOWN_ENTITY,
+    `a row names entity "${entity}", which this import does not write`,
+    { details: { entity } },
+  );
+}

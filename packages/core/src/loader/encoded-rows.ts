@@ -1,0 +1,39 @@
+import type { CoercedRow } from '../coercion/coerced-row.js';
+import type { CopyTarget } from './copy-stream.js';
+
+/**
+ * Rows already written as COPY text by `encodeRow`, many at a time: what
+ * a parse thread hands the loader so the main thread only forwards text.
+ * `firstSeq` is the `__seq` of the first line; the loader checks that it
+ * follows the rows it staged before, so two sources can never collide.
+ */
+export interface EncodedRows {
+  kind: 'encoded';
+  /** The entity the lines belong to; undefined means the first target. */
+  entity?: string;
+  text: string;
+  count: number;
+  firstSeq: number;
+}
+
+/**
+ * What the loader stages: rows, or lines encoded elsewhere with the very
+ * targets and tenant the loader uses (handed to a `RowSource`).
+ */
+export type StagedItem = CoercedRow | EncodedRows;
+
+export interface CopyLayout {
+  targets: readonly CopyTarget[];
+  tenant: string;
+}
+
+/**
+ * Rows produced once the loader knows how it will stage them. Called at
+ * most once, when copying starts; never when the import was applied
+ * already.
+ */
+export type RowSource = (layout: CopyLayout) => AsyncIterable<StagedItem>;
+
+export function isEncodedRows(item: StagedItem): item is EncodedRows {
+  return (item as Partial<EncodedRows>).kind === 'encoded';
+}
