@@ -1,6 +1,11 @@
 import { createPgAdapters } from '@erp-import/adapter-pg';
 import { createRedisQueue } from '@erp-import/adapter-redis';
-import { createImporter, type Importer, type Logger } from '@erp-import/core';
+import {
+  createImporter,
+  type Importer,
+  type ImportQueue,
+  type Logger,
+} from '@erp-import/core';
 import pg from 'pg';
 import { exampleDefinitions } from './definitions.js';
 
@@ -99,7 +104,7 @@ export async function createExampleHost(
 
     // ERP_IMPORT_QUEUE=redis moves only the queue to BullMQ; the status
     // store, error log and files stay in PostgreSQL.
-    let queue = adapters.queue;
+    let queue: ImportQueue = adapters.queue;
     if (config.queue === 'redis') {
       if (!config.redisUrl) {
         await adapters.close();

@@ -377,9 +377,8 @@ function gzipped(stream: ReadableStream<Uint8Array>) {
 
 // Node's fetch (undici) streams request bodies over any connection.
 function isNode(): boolean {
-  const process = (
-    globalThis as { process?: { versions?: { node?: string } } }
-  ).process;
+  const process = (globalThis as { process?: { versions?: { node?: string } } })
+    .process;
   return typeof process?.versions?.node === 'string';
 }
 
