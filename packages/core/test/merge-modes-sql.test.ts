@@ -31,6 +31,7 @@ const names = {
   superseded: 'erp_import_superseded_0',
   skipped: 'erp_import_skipped_0',
   rejected: 'erp_import_rejected_0',
+  unread: 'erp_import_unread_0',
 };
 
 const match =
@@ -39,7 +40,7 @@ const match =
 const keepName =
   'CASE WHEN substr(s."__keep", 1, 1) = \'1\' THEN t."name" ELSE s."name" END';
 const absent = (indent: string) =>
-  ['staging', 'skipped', 'rejected']
+  ['staging', 'skipped', 'rejected', 'unread']
     .map(
       (table, index) =>
         `${indent}${index === 0 ? '' : 'AND '}NOT EXISTS (SELECT 1 FROM ` +
@@ -56,6 +57,7 @@ describe('the SQL of modes, scope, keep, versions and sync', () => {
   "__line" bigint,
   "__path" text,
   "__keep" text,
+  "__key_only" boolean NOT NULL,
   "tenant_id" text NOT NULL,
   "company_id" integer NOT NULL,
   "sku" text,

@@ -14,6 +14,13 @@ export interface CoercedRow {
    * NULL is not written over a stored value.
    */
   kept?: number[];
+  /**
+   * A record rejected while reading, staged for a sync only so that its
+   * key is not taken for absent: the key columns hold its key (all NULL
+   * when even the key did not read), every other column NULL. Never
+   * merged.
+   */
+  keyOnly?: true;
 }
 
 export type CoercionResult =

@@ -245,6 +245,12 @@ const loadSchemaShape = {
    * sequence): a row older than the stored one is skipped (`stale_row`).
    */
   versionColumn: identifier.optional(),
+  /**
+   * Keep before-images of the rows each import changes (for the host's
+   * `beforeImageRetentionMs`), so that an import can be reverted. The
+   * host may turn it on for every definition instead.
+   */
+  keepBeforeImages: z.boolean().optional(),
 };
 
 export const definitionSchema = z
@@ -591,6 +597,8 @@ export interface ImportDefinition {
   maxRejected?: number;
   maxRejectedShare?: number;
   versionColumn?: string;
+  /** Before-images of changed rows are kept: imports can be reverted. */
+  keepBeforeImages?: boolean;
 }
 
 /**
@@ -755,6 +763,9 @@ function loadSettingsOf(value: DefinitionShape): Partial<ImportDefinition> {
     }),
     ...(value.versionColumn !== undefined && {
       versionColumn: value.versionColumn,
+    }),
+    ...(value.keepBeforeImages !== undefined && {
+      keepBeforeImages: value.keepBeforeImages,
     }),
   };
 }

@@ -103,6 +103,8 @@ async function runParseThread(
       reader,
       issues,
       tally,
+      // The loader's layout says whether the import syncs.
+      stageRejectedKeys: layout.targets[0]?.definition.mode === 'sync',
     });
     for await (const row of rows) {
       const target = row.entity === undefined ? 0 : byEntity.get(row.entity);

@@ -7,6 +7,7 @@ import {
   toImportError,
 } from '../errors/import-error.js';
 import { applyImport, type ApplyResult } from '../loader/apply-import.js';
+import { resolveLoadPlan } from '../loader/load-plan.js';
 import type { PgClientLike } from '../loader/pg-client.js';
 import type { Logger } from '../logging/logger.js';
 import {
@@ -19,7 +20,11 @@ import {
 import type { JobContext } from '../ports/queue.js';
 import type { ImportTransition } from '../ports/status-store.js';
 import { parentRejected } from '../readers/nested-records.js';
-import type { RecordReader } from '../readers/record-reader.js';
+import type {
+  MappedRecord,
+  RecordReader,
+} from '../readers/record-reader.js';
+import type { RecordPosition } from '../ports/error-log.js';
 import type { EngineContext } from './engine-context.js';
 import { importCountsOf, RecordTally } from './import-counts.js';
 import {
@@ -180,7 +185,15 @@ async function runImport(
     tally,
     logger,
     readInProcess: (reader) =>
-      readRows({ engine, record, definitions, reader, issues, tally }),
+      readRows({
+        engine,
+        record,
+        definitions,
+        reader,
+        issues,
+        tally,
+        stageRejectedKeys: syncs(definition, record),
+      }),
   });
   const progress = startProgressReporter({
     statusStore: engine.statusStore,
@@ -315,6 +328,13 @@ export interface ReadRowsOptions {
   reader: RecordReader;
   issues: IssueWriter;
   tally: RecordTally;
+  /**
+   * In a sync: each parent record rejected here is also handed out as a
+   * key-only row (`CoercedRow.keyOnly`), so the loader's delete keeps the
+   * stored row of its key. A record whose key does not read, or that the
+   * reader rejected without handing it out, gets an all-NULL key.
+   */
+  stageRejectedKeys?: boolean;
 }
 
 /**
@@ -339,6 +359,13 @@ export async function* readRows(options: ReadRowsOptions): AsyncGenerator<Coerce
       createRowCoercer(definition),
     ]),
   );
+  const keyRowOf =
+    options.stageRejectedKeys === true
+      ? createKeyRowReader(definitions[0]!)
+      : undefined;
+  // A parent record the reader rejected, until it is known whether the
+  // reader hands it out too (its key then reads) or not.
+  let pendingKey: RecordPosition | undefined;
 
   // Cleared only once the loader reads rows, so an import that turns out
   // to be applied already keeps the error log of the attempt that did it.
@@ -358,7 +385,13 @@ export async function* readRows(options: ReadRowsOptions): AsyncGenerator<Coerce
       ) {
         tally.count(entity, true);
         lastRejected = id;
-        if (entity === parentEntity) parentWasRejected = true;
+        if (entity === parentEntity) {
+          parentWasRejected = true;
+          if (keyRowOf !== undefined) {
+            if (pendingKey !== undefined) yield keyRowOf(pendingKey);
+            pendingKey = issue.position;
+          }
+        }
       }
       await issues.add([issue]);
       continue;
@@ -367,6 +400,13 @@ export async function* readRows(options: ReadRowsOptions): AsyncGenerator<Coerce
     const { position } = item.record;
     const entity = item.record.entity ?? parentEntity;
     const id = recordId(entity, position.recordNumber);
+    if (pendingKey !== undefined && keyRowOf !== undefined) {
+      // The rejected record itself, or the next one: its key, or none.
+      const own =
+        id === lastRejected && entity === parentEntity ? item.record : undefined;
+      yield keyRowOf(pendingKey, own);
+      pendingKey = undefined;
+    }
     if (id === lastRejected) continue;
     if (entity === parentEntity) {
       parentWasRejected = false;
@@ -392,11 +432,59 @@ export async function* readRows(options: ReadRowsOptions): AsyncGenerator<Coerce
       yield result.row;
     } else {
       lastRejected = id;
-      if (entity === parentEntity) parentWasRejected = true;
+      if (entity === parentEntity) {
+        parentWasRejected = true;
+        if (keyRowOf !== undefined) yield keyRowOf(position, item.record);
+      }
       await issues.add(result.issues);
     }
   }
+  if (pendingKey !== undefined && keyRowOf !== undefined) {
+    yield keyRowOf(pendingKey);
+  }
   await issues.flush();
+}
+
+/**
+ * Reads the key columns alone of a rejected record, into a key-only row
+ * of the definition's width; without a record, or when a key value does
+ * not read, every key column is NULL (the loader counts such rows as
+ * keys it cannot tell).
+ */
+function createKeyRowReader(definition: ImportDefinition) {
+  const keyIndexes = definition.key.map((name) =>
+    definition.columns.findIndex((column) => column.name === name),
+  );
+  const coerceKey = createRowCoercer({
+    ...definition,
+    columns: keyIndexes.map((index) => definition.columns[index]!),
+  });
+  const width = definition.columns.length;
+  return (position: RecordPosition, record?: MappedRecord): CoercedRow => {
+    const values = new Array<string | null>(width).fill(null);
+    if (record !== undefined) {
+      const key = coerceKey({
+        position,
+        values: keyIndexes.map((index) => record.values[index]),
+      });
+      if (key.ok) {
+        keyIndexes.forEach((index, at) => {
+          values[index] = key.row.values[at] ?? null;
+        });
+      }
+    }
+    return { position, values, keyOnly: true };
+  };
+}
+
+// Whether the import runs as a sync; a request the definition refuses is
+// left for the loader to refuse.
+function syncs(definition: ImportDefinition, record: ImportRecord): boolean {
+  try {
+    return resolveLoadPlan(definition, record.options).mode === 'sync';
+  } catch {
+    return false;
+  }
 }
 
 function recordId(entity: string, recordNumber: number): string {

@@ -35,6 +35,11 @@ export const ErrorCodes = {
   TARGET_TABLE_MISMATCH: 'TARGET_TABLE_MISMATCH',
   /** A sync would delete more of its scope than the definition allows. */
   SYNC_BRAKE: 'SYNC_BRAKE',
+  /**
+   * A sync would delete rows while records it rejected have no readable
+   * key: any of the deleted rows could be one the file still holds.
+   */
+  SYNC_UNSAFE: 'SYNC_UNSAFE',
   /** The export is older than one already applied for the entity. */
   STALE_EXPORT: 'STALE_EXPORT',
   /** A revert would undo rows a later import changed. */

@@ -29,6 +29,7 @@ import {
   buildRejectedCursorSql,
   buildRejectRowSql,
   buildSeqRangeSql,
+  buildSetAsideUnreadSql,
   buildSkippedCursorSql,
   buildSkipSql,
   buildStagingTableSql,
@@ -37,6 +38,7 @@ import {
   buildSyncCountSql,
   buildSyncDeleteSql,
   keepColumnIndexes,
+  stagesRejectedKeys,
   targetName,
   type DedupeNames,
   type OutcomeNames,
@@ -76,6 +78,11 @@ import { checkTargetTable } from './target-table.js';
  * staging for a skipped table before the MERGE and are reported as
  * warnings. A sync counts what it would delete before merging (the brake)
  * and deletes after, in a separate statement of the same transaction.
+ * Records the engine rejected while reading arrive in a sync as key-only
+ * rows; they leave staging for an unread table first, and keep their
+ * stored rows from the delete. One without a readable key makes a sync
+ * that would delete anything fail with SYNC_UNSAFE: it cannot be told
+ * which absent row was meant.
  *
  * Rows the database refuses: the MERGE runs inside a savepoint, which
  * costs an import without such rows nothing measurable. When it fails
@@ -206,6 +213,7 @@ export async function applyImport(
         superseded: `erp_import_superseded_${index}`,
         skipped: `erp_import_skipped_${index}`,
         rejected: `erp_import_rejected_${index}`,
+        unread: `erp_import_unread_${index}`,
         scopeValues: index === 0 ? plan.scopeValues : [],
         allowMassDelete: plan.allowMassDelete,
       }));
@@ -307,9 +315,23 @@ interface ApplyEntityOptions {
 // One entity's steps after COPY: analyze, dedupe, set aside what the
 // mode skips, brake, merge, delete what a sync no longer holds.
 async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
-  const { client, entity, staged, multiEntity, onIssues, logger } = options;
+  const { client, entity, multiEntity, onIssues, logger } = options;
   const { definition } = entity;
   const mode = definition.mode ?? 'upsert';
+
+  // A sync stages the keys of records rejected while reading, so that
+  // their stored rows are not taken for absent; they leave staging first
+  // and are not rows of this import.
+  let staged = options.staged;
+  let keyless = 0;
+  if (stagesRejectedKeys(definition)) {
+    const result = await client.query(
+      buildSetAsideUnreadSql(definition, entity),
+    );
+    const row = result.rows[0] as { moved: string; keyless: string };
+    staged -= Number(row.moved);
+    keyless = Number(row.keyless);
+  }
 
   // Fresh statistics cost little on a temporary table and let the
   // planner pick a hash join for the MERGE instead of guessing.
@@ -361,10 +383,10 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
     );
   }
 
-  // TODO: a record rejected while reading (a bad date, say) never reaches
-  // staging, so a sync deletes the stored row of its key as if the file
-  // no longer held it. Staging the keys of such records (when they read)
-  // would keep them; until then, use a reject threshold of 0 with sync.
+  // Records rejected while reading keep their stored rows through the
+  // unread table. One whose key did not read could be any absent row:
+  // rather than guess, a sync that would delete anything then fails
+  // (the transaction rolls the deletes back with the rest).
   let deleted = 0;
   if (mode === 'sync') {
     try {
@@ -376,6 +398,8 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
     } catch (error) {
       throw stepError(error, definition, 'sync delete');
     }
+    if (deleted > 0 && keyless > 0)
+      throw syncUnsafe(definition, keyless, deleted);
   }
 
   const counts: EntityCounts = {
@@ -447,6 +471,27 @@ async function applySyncBrake(
       },
     );
   }
+}
+
+function syncUnsafe(
+  definition: ImportDefinition,
+  keyless: number,
+  wouldDelete: number,
+): ImportError {
+  return new ImportError(
+    ErrorCodes.SYNC_UNSAFE,
+    `${keyless} rejected record(s) have no readable key, and the sync ` +
+      `would delete ${wouldDelete} row(s) of ${targetName(definition)} ` +
+      'it cannot tell apart from them; nothing was applied (correct those ' +
+      'records, or send the file as an upsert)',
+    {
+      details: {
+        entity: definition.entity,
+        keylessRecords: keyless,
+        wouldDelete,
+      },
+    },
+  );
 }
 
 interface MergeCounts {

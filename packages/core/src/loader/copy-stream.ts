@@ -10,6 +10,7 @@ import {
   type RowSource,
   type StagedItem,
 } from './encoded-rows.js';
+import { stagesRejectedKeys } from './merge-sql.js';
 import type { PgClientLike } from './pg-client.js';
 
 /**
@@ -190,7 +191,8 @@ function entityList(targets: readonly CopyTarget[]): string {
 
 /**
  * One line of COPY text: `__seq`, `__record`, `__line`, `__path`, the
- * keep flags when columns keep values, the tenant when the definition
+ * keep flags when columns keep values, the key-only flag in a sync, the
+ * tenant when the definition
  * has a tenant column, the scope values, then the values.
  */
 export function encodeRow(
@@ -218,6 +220,9 @@ export function encodeRow(
     const kept = new Set(row.kept);
     text += '\t';
     for (const index of keep) text += kept.has(index) ? '1' : '0';
+  }
+  if (stagesRejectedKeys(definition)) {
+    text += row.keyOnly === true ? '\tt' : '\tf';
   }
   if (definition.tenantColumn !== undefined) {
     text += `\t${encodeCopyValue(tenant)}`;

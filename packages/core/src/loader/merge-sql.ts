@@ -58,6 +58,18 @@ export interface MergeSqlOptions extends StagingNames {
 const keepColumn = '__keep';
 
 /**
+ * In a sync, the staging column that marks a record rejected while
+ * reading (`CoercedRow.keyOnly`): staged for its key alone, and moved
+ * out of staging before anything else looks at it.
+ */
+const keyOnlyColumn = '__key_only';
+
+/** Whether staging has the `__key_only` column: in sync mode only. */
+export function stagesRejectedKeys(definition: ImportDefinition): boolean {
+  return definition.mode === 'sync';
+}
+
+/**
  * The columns whose stored value an empty field keeps, in definition
  * order; the `__keep` staging column holds one `0` or `1` for each.
  */
@@ -112,6 +124,7 @@ export function stagingColumnNames(definition: ImportDefinition): string[] {
   return [
     ...stagingSystemColumns,
     ...(keepColumnIndexes(definition).length === 0 ? [] : [keepColumn]),
+    ...(stagesRejectedKeys(definition) ? [keyOnlyColumn] : []),
     ...fixedColumns(definition),
     ...definition.columns.map((column) => column.name),
   ];
@@ -135,6 +148,9 @@ export function buildStagingTableSql(
     ...(keepColumnIndexes(definition).length === 0
       ? []
       : [`${quoteIdentifier(keepColumn)} text`]),
+    ...(stagesRejectedKeys(definition)
+      ? [`${quoteIdentifier(keyOnlyColumn)} boolean NOT NULL`]
+      : []),
     ...(definition.tenantColumn === undefined
       ? []
       : [`${quoteIdentifier(definition.tenantColumn)} text NOT NULL`]),
@@ -347,6 +363,11 @@ export interface OutcomeNames extends StagingNames {
   skipped: string;
   /** Rows the database refused, with its answer, in pg_temp. */
   rejected: string;
+  /**
+   * In a sync, the keys of records rejected while reading, in pg_temp:
+   * the rows a sync must not take for absent.
+   */
+  unread: string;
 }
 
 /**
@@ -371,7 +392,41 @@ export function buildOutcomeTablesSql(names: OutcomeNames): string[] {
       `  ${quoteIdentifier('__message')} text NOT NULL`,
       ') ON COMMIT DROP',
     ].join('\n'),
+    [
+      `CREATE TEMPORARY TABLE ${temporaryTableName(names.unread)} (`,
+      `  LIKE ${staging}`,
+      ') ON COMMIT DROP',
+    ].join('\n'),
   ];
+}
+
+/**
+ * In a sync, moves the key-only rows (records rejected while reading)
+ * from staging to the unread table, before dedupe and merge; answers how
+ * many moved and how many of them have no readable key (a NULL in a key
+ * column, which a real key never holds).
+ */
+export function buildSetAsideUnreadSql(
+  definition: ImportDefinition,
+  names: OutcomeNames,
+): string {
+  const keyless = definition.key
+    .map((name) => `${quoteIdentifier(name)} IS NULL`)
+    .join(' OR ');
+  return [
+    'WITH moved AS (',
+    `  DELETE FROM ${temporaryTableName(names.staging)}`,
+    `  WHERE ${quoteIdentifier(keyOnlyColumn)}`,
+    '  RETURNING *',
+    '), kept AS (',
+    `  INSERT INTO ${temporaryTableName(names.unread)}`,
+    '  SELECT * FROM moved',
+    '  RETURNING *',
+    ')',
+    'SELECT count(*) AS "moved",',
+    `  count(*) FILTER (WHERE ${keyless}) AS "keyless"`,
+    'FROM kept',
+  ].join('\n');
 }
 
 /**
@@ -502,7 +557,7 @@ export function buildRejectedCursorSql(
 /**
  * The target rows of this tenant and scope that a sync considers, and how
  * many of them the file no longer holds (not staged, nor set aside as
- * skipped or refused). The tenant is `$1` when the definition has a
+ * skipped, refused, or rejected while reading with a readable key). The tenant is `$1` when the definition has a
  * tenant column, then each scope value in order. Soft-deleted rows are
  * left out of both counts.
  */
@@ -562,7 +617,7 @@ function absentCondition(
   names: OutcomeNames,
   indent: string,
 ): string {
-  return [names.staging, names.skipped, names.rejected]
+  return [names.staging, names.skipped, names.rejected, names.unread]
     .map(
       (table, index) =>
         `${indent}${index === 0 ? '' : 'AND '}NOT EXISTS (SELECT 1 FROM ` +
@@ -679,7 +734,11 @@ function nonKeyColumns(definition: ImportDefinition): string[] {
 }
 
 function refuseReservedNames(definition: ImportDefinition): void {
-  const reserved = new Set<string>([...stagingSystemColumns, keepColumn]);
+  const reserved = new Set<string>([
+    ...stagingSystemColumns,
+    keepColumn,
+    keyOnlyColumn,
+  ]);
   const clash = [
     ...definition.columns.map((column) => column.name),
     ...fixedColumns(definition),

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { CsvError, Parser } from 'csv-parse';
+import { CsvError } from 'csv-parse';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import {
   ErrorCodes,
@@ -8,6 +8,7 @@ import {
 } from '../errors/import-error.js';
 import type { RecordPosition, RowIssue } from '../ports/error-log.js';
 import { detectDelimiter } from './csv-delimiter.js';
+import { parseCsvRecords, type ParsedRecord } from './csv-records.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
 import { openInput } from './decompress.js';
 import { mapHeader, type HeaderMapping } from './header-mapping.js';
@@ -30,18 +31,17 @@ export interface CsvReaderOptions {
    * otherwise swallow the rest of the file into one value. 16 MiB default.
    */
   maxRecordBytes?: number;
+  /**
+   * False reads every record with csv-parse; by default a faster scanner
+   * reads plain records first (see csv-records.ts). For tests.
+   */
+  fastScan?: boolean;
 }
 
 const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
-
-/** One record as csv-parse gives it with `raw: true`. */
-interface ParsedRecord {
-  record: string[];
-  raw: string;
-}
 
 /**
  * Reads a CSV file (gzip or not, in any supported encoding) into records
@@ -86,8 +86,7 @@ async function* readItems(
     ...(options.encoding !== undefined && { encoding: options.encoding }),
   });
   const chunks = decoded.chunks[Symbol.asyncIterator]();
-  let parser: Parser | undefined;
-  let feeder: Readable | undefined;
+  let records: AsyncGenerator<ParsedRecord[]> | undefined;
 
   try {
     // Look at the first decoded bytes: the encoding is then known, and the
@@ -113,21 +112,6 @@ async function* readItems(
       detectDelimiter(Buffer.concat(head).toString('utf8'));
     detected.delimiter = delimiter;
 
-    parser = new Parser({
-      delimiter,
-      record_delimiter: ['\r\n', '\n', '\r'],
-      raw: true,
-      relax_column_count: true,
-      // A quote inside an unquoted value (`12" tube`) is kept as written.
-      relax_quotes: true,
-      skip_empty_lines: false,
-      bom: false,
-      max_record_size: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-      // Records parsed before a syntax error must still reach the loop
-      // below, which knows the line the failing record starts on.
-      ...({ autoDestroy: false } as object),
-    });
-
     async function* replay(): AsyncGenerator<Buffer> {
       yield* head;
       if (ended) return;
@@ -137,15 +121,15 @@ async function* readItems(
         yield next.value;
       }
     }
-    const target = parser;
-    feeder = Readable.from(replay(), { objectMode: false });
-    feeder.on('error', (error) => target.destroy(error));
-    feeder.pipe(target);
+    records = parseCsvRecords(replay(), {
+      delimiter,
+      maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      ...(options.fastScan !== undefined && { fastScan: options.fastScan }),
+    });
 
-    yield* readRecords(target, options.definition, delimiter);
+    yield* readRecords(records, options.definition, delimiter);
   } finally {
-    feeder?.destroy();
-    parser?.destroy();
+    await records?.return(undefined);
     content.destroy();
   }
 }
@@ -156,7 +140,7 @@ async function* readItems(
  * inside its quoted fields.
  */
 async function* readRecords(
-  parser: Parser,
+  records: AsyncIterable<ParsedRecord[]>,
   definition: ImportDefinition,
   delimiter: string,
 ): AsyncGenerator<ReadItem> {
@@ -172,49 +156,52 @@ async function* readRecords(
   });
 
   try {
-    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
-      const { record, raw } = parsed;
-      const startLine = line;
-      const breaks = countLineBreaks(raw);
-      line = startLine + breaks + 1;
-      if (isEmptyLine(record, raw)) continue;
+    // The scanner hands records over in batches: one await per batch.
+    for await (const batch of records) {
+      for (const parsed of batch) {
+        const { record, raw } = parsed;
+        const startLine = line;
+        const breaks = countLineBreaks(raw);
+        line = startLine + breaks + 1;
+        if (isEmptyLine(record, raw)) continue;
 
-      if (mapping === undefined) {
-        mapping = mapHeader(record, definition);
-        continue;
-      }
-
-      recordNumber++;
-      const position: RecordPosition =
-        breaks === 0
-          ? { recordNumber, line: startLine }
-          : { recordNumber, line: startLine, endLine: startLine + breaks };
-
-      if (record.length !== mapping.width) {
-        yield {
-          kind: 'issue',
-          issue: raggedRow(record, raw, mapping, position),
-        };
-        continue;
-      }
-
-      const values = pickCsvValues(mapping, record, raw, delimiter);
-      for (const [column, prefix] of prefixes) {
-        const value = values[column];
-        if (typeof value === 'string' && value.startsWith(prefix)) {
-          values[column] = value.slice(prefix.length);
-        }
-      }
-      if (raw.includes('\u0000')) {
-        const issue = nulIssue(values, definition, position);
-        if (issue) {
-          yield { kind: 'issue', issue };
+        if (mapping === undefined) {
+          mapping = mapHeader(record, definition);
           continue;
         }
-      }
 
-      const mapped: MappedRecord = { position, values };
-      yield { kind: 'record', record: mapped };
+        recordNumber++;
+        const position: RecordPosition =
+          breaks === 0
+            ? { recordNumber, line: startLine }
+            : { recordNumber, line: startLine, endLine: startLine + breaks };
+
+        if (record.length !== mapping.width) {
+          yield {
+            kind: 'issue',
+            issue: raggedRow(record, raw, mapping, position),
+          };
+          continue;
+        }
+
+        const values = pickCsvValues(mapping, record, raw, delimiter);
+        for (const [column, prefix] of prefixes) {
+          const value = values[column];
+          if (typeof value === 'string' && value.startsWith(prefix)) {
+            values[column] = value.slice(prefix.length);
+          }
+        }
+        if (raw.includes('\u0000')) {
+          const issue = nulIssue(values, definition, position);
+          if (issue) {
+            yield { kind: 'issue', issue };
+            continue;
+          }
+        }
+
+        const mapped: MappedRecord = { position, values };
+        yield { kind: 'record', record: mapped };
+      }
     }
   } catch (error) {
     throw csvFailure(error, line);

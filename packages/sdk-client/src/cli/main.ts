@@ -6,6 +6,13 @@ import { runCli } from './program.js';
 const interrupt = new AbortController();
 process.once('SIGINT', () => interrupt.abort());
 
+// A reader that stops early (`erp-import errors ID | head`) is not an
+// error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
