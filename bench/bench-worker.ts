@@ -14,7 +14,7 @@ export type ToBenchWorker = { kind: 'reset' } | { kind: 'peak' } | { kind: 'stop
 export type FromBenchWorker =
   | { kind: 'ready' }
   | { kind: 'reset' }
-  | { kind: 'peak'; rssBytes: number }
+  | { kind: 'peak'; rssBytes: number; cpuMs: number }
   | { kind: 'finished'; importId: string; timings: ImportTimings };
 
 export interface ImportTimings {
@@ -67,6 +67,10 @@ const importer = createImporter({
   errorLog: adapters.errorLog,
   fileStore: adapters.fileStore,
   logger,
+  // The bench's --parse-thread=never reads in the worker's own thread.
+  ...(process.env.BENCH_PARSE_THREAD === 'never' && {
+    parseThreadMinBytes: Infinity,
+  }),
 });
 const worker = await importer.startWorker({ concurrency: 1 });
 
@@ -83,7 +87,7 @@ process.on('message', (message: ToBenchWorker) => {
       send({ kind: 'reset' });
       break;
     case 'peak':
-      send({ kind: 'peak', rssBytes: peakRss() });
+      send({ kind: 'peak', rssBytes: peakRss(), cpuMs: cpuMsSinceReset() });
       break;
     case 'stop':
       clearInterval(sampler);
@@ -99,7 +103,14 @@ process.on('message', (message: ToBenchWorker) => {
 send({ kind: 'ready' });
 
 let canReset = true;
+let cpuAtReset = process.cpuUsage();
+function cpuMsSinceReset(): number {
+  const used = process.cpuUsage(cpuAtReset);
+  return (used.user + used.system) / 1000;
+}
+
 function resetPeak(): void {
+  cpuAtReset = process.cpuUsage();
   sampledPeak = process.memoryUsage().rss;
   try {
     // Linux: writing 5 resets the VmHWM of this process.

@@ -40,6 +40,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     formats: { type: 'string', default: 'csv,json,xml' },
     'skip-baseline': { type: 'boolean', default: false },
+    // `never` reads in the worker's own thread, to compare.
+    'parse-thread': { type: 'string', default: 'auto' },
     dir: { type: 'string' },
   },
 });
@@ -94,7 +96,9 @@ async function main(): Promise<void> {
   if (!values['skip-baseline']) {
     results.push(...(await measureBaseline(files)));
   }
-  stack = await startProductStack(database.url);
+  stack = await startProductStack(database.url, {
+    parseThread: values['parse-thread'] !== 'never',
+  });
   for (const format of formats) {
     results.push(...(await measureProduct(format, files)));
   }
@@ -133,6 +137,7 @@ interface Sample {
   copyMs?: number;
   mergeMs?: number;
   peakRssBytes?: number;
+  workerCpuMs?: number;
 }
 
 interface ResultRow {
@@ -216,6 +221,7 @@ function fromProduct(run: ProductRun): Sample {
     copyMs: run.timings.copyMs,
     mergeMs: run.timings.mergeMs,
     peakRssBytes: run.peakRssBytes,
+    workerCpuMs: run.workerCpuMs,
   };
 }
 
@@ -242,7 +248,7 @@ function medianOf(row: ResultRow, pick: (sample: Sample) => number | undefined) 
 
 function printTable(results: ResultRow[]): void {
   const header = [
-    'what', 'load', 'rows', 's', 'rows/s', 'ratio', 'peak MB',
+    'what', 'load', 'rows', 's', 'rows/s', 'ratio', 'peak MB', 'CPU s',
     'upload s', 'wait s', 'parse s', 'COPY s', 'MERGE s',
   ];
   const lines = results.map((row) => {
@@ -269,6 +275,7 @@ function printTable(results: ResultRow[]): void {
       Math.round(row.rows / (total / 1000)).toLocaleString('en-US'),
       ratio,
       peak === undefined ? '-' : mb(peak),
+      optional(medianOf(row, (s) => s.workerCpuMs)),
       optional(medianOf(row, (s) => s.uploadMs)),
       optional(medianOf(row, (s) => s.waitMs)),
       optional(medianOf(row, (s) => s.parseMs)),

@@ -41,11 +41,14 @@ export interface ProductRun {
   waitMs: number;
   timings: ImportTimings;
   peakRssBytes: number;
+  /** CPU time of the worker process, all its threads. */
+  workerCpuMs: number;
   record: PublicImportRecord;
 }
 
 export async function startProductStack(
   databaseUrl: string,
+  options: { parseThread: boolean },
 ): Promise<ProductStack> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   let adapters: PgAdapters | undefined;
@@ -80,7 +83,7 @@ export async function startProductStack(
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
 
-    worker = await startBenchWorker(databaseUrl);
+    worker = await startBenchWorker(databaseUrl, options.parseThread);
     return { baseUrl: `http://127.0.0.1:${port}`, worker, close };
   } catch (error) {
     await close();
@@ -135,23 +138,30 @@ export async function runProductImport(
     uploadMs: uploaded - started,
     waitMs: Math.max(0, claimedAt - uploadedAt),
     timings: await finished,
-    peakRssBytes: await stack.worker.peak(),
+    ...(await stack.worker.peak()),
     record,
   };
 }
 
 export interface BenchWorker {
   resetPeak(): Promise<void>;
-  peak(): Promise<number>;
+  peak(): Promise<{ peakRssBytes: number; workerCpuMs: number }>;
   timingsOf(importId: string): Promise<ImportTimings>;
   stop(): Promise<void>;
 }
 
-async function startBenchWorker(databaseUrl: string): Promise<BenchWorker> {
+async function startBenchWorker(
+  databaseUrl: string,
+  parseThread: boolean,
+): Promise<BenchWorker> {
   const script = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
   const child: ChildProcess = fork(script, [], {
     execArgv: ['--import', 'tsx', '--conditions=source'],
-    env: { ...process.env, DATABASE_URL: databaseUrl },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      BENCH_PARSE_THREAD: parseThread ? 'auto' : 'never',
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 
@@ -198,7 +208,9 @@ async function startBenchWorker(databaseUrl: string): Promise<BenchWorker> {
     },
     async peak() {
       const answer = await ask({ kind: 'peak' }, 'peak');
-      return answer.kind === 'peak' ? answer.rssBytes : 0;
+      return answer.kind === 'peak'
+        ? { peakRssBytes: answer.rssBytes, workerCpuMs: answer.cpuMs }
+        : { peakRssBytes: 0, workerCpuMs: 0 };
     },
     timingsOf(importId) {
       const known = timings.get(importId);

@@ -1,5 +1,8 @@
 import type { ImportWorker } from '@erp-import/core';
-import type { PublicImportRecord } from '@erp-import/core/contract';
+import type {
+  ImportFormat,
+  PublicImportRecord,
+} from '@erp-import/core/contract';
 import { createImportRouter } from '@erp-import/core/express';
 import {
   startEmbeddedPostgres,
@@ -18,7 +21,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { createDemoClient, type DemoClient } from './demo-client.js';
+import {
+  createClient,
+  type NodeErpImportClient,
+} from '@erp-import/sdk-client/node';
 import { writeSampleFiles, type SampleFile } from './sample-files.js';
 
 // The whole flow on one machine: PostgreSQL (embedded unless DATABASE_URL
@@ -91,7 +97,7 @@ async function run(): Promise<boolean> {
   started.worker = await host.importer.startWorker({ concurrency: 2 });
   console.log(`API on ${baseUrl}, one worker in this process\n`);
 
-  const client = createDemoClient(baseUrl, tenantToken);
+  const client = createClient({ baseUrl, token: tenantToken });
   if (userFile !== undefined) return importUserFile(client, userFile);
   return importSampleFiles(client);
 }
@@ -126,7 +132,7 @@ async function startServer(host: ExampleHost): Promise<string> {
 }
 
 async function importUserFile(
-  client: DemoClient,
+  client: NodeErpImportClient,
   path: string,
 ): Promise<boolean> {
   const file: SampleFile = {
@@ -146,7 +152,9 @@ async function importUserFile(
   );
 }
 
-async function importSampleFiles(client: DemoClient): Promise<boolean> {
+async function importSampleFiles(
+  client: NodeErpImportClient,
+): Promise<boolean> {
   const directory = await mkdtemp(join(tmpdir(), 'erp-import-demo-'));
   started.sampleDirectory = directory;
   const { prices, update } = await writeSampleFiles(directory);
@@ -165,14 +173,16 @@ async function importSampleFiles(client: DemoClient): Promise<boolean> {
 
 /** Uploads one file, follows it to its end and prints what happened. */
 async function importAndReport(
-  client: DemoClient,
+  client: NodeErpImportClient,
   file: SampleFile,
 ): Promise<PublicImportRecord> {
   console.log(`> ${file.label}`);
-  const accepted = await client.upload({
-    path: file.path,
+  const accepted = await client.imports.create({
+    file: file.path,
     entity: file.entity,
-    ...(values.format !== undefined && { format: values.format }),
+    ...(values.format !== undefined && {
+      format: values.format as ImportFormat,
+    }),
   });
   console.log(
     `  accepted as ${accepted.id} (${formatBytes(accepted.byteSize)})`,
@@ -194,23 +204,20 @@ async function importAndReport(
   return record;
 }
 
-const finalStates = new Set(['completed', 'failed', 'cancelled']);
-
-/** Polls the import, printing each change of its progress. */
+/** Waits for the import's end, printing each change of its progress. */
 async function follow(
-  client: DemoClient,
+  client: NodeErpImportClient,
   id: string,
 ): Promise<PublicImportRecord> {
   let lastLine = '';
-  for (;;) {
-    const record = await client.get(id);
-    if (finalStates.has(record.state)) return record;
-
-    const line = progressLine(record);
-    if (line !== lastLine) console.log(line);
-    lastLine = line;
-    await new Promise((done) => setTimeout(done, 200));
-  }
+  return client.imports.wait(id, {
+    intervalMs: 200,
+    onProgress: (record) => {
+      const line = progressLine(record);
+      if (line !== lastLine) console.log(line);
+      lastLine = line;
+    },
+  });
 }
 
 function progressLine(record: PublicImportRecord): string {
@@ -257,8 +264,11 @@ function report(record: PublicImportRecord): void {
   );
 }
 
-async function printRejected(client: DemoClient, id: string): Promise<void> {
-  const page = await client.errors(id, 5);
+async function printRejected(
+  client: NodeErpImportClient,
+  id: string,
+): Promise<void> {
+  const page = await client.imports.errorPage(id, { limit: 5 });
   console.log('  first entries of the error log:');
   for (const issue of page.items) {
     const where =

@@ -31,9 +31,12 @@ export interface LedgerEntry {
   counts: Record<string, EntityCounts>;
   /** When the applied file was exported, if the request said. */
   exportedAt?: string;
+  /** Its before-images were kept: it can be reverted. */
+  beforeImages?: boolean;
 }
 
 const ledgerTable = 'applied_imports';
+const beforeImagesTable = 'before_images';
 
 // Advisory lock keys of this library, read with hashtext on the server.
 const ledgerLockKey = 'erp-import:ledger';
@@ -41,6 +44,16 @@ const uniqueViolation = '23505';
 
 export function ledgerTableName(schema: string): string {
   return `${quoteIdentifier(schema)}.${quoteIdentifier(ledgerTable)}`;
+}
+
+/**
+ * Where imports that keep before-images put them: per changed row, the
+ * import, entity and target table, the row's key (its match columns, as
+ * staged), its image before the import (`to_jsonb` of the whole row; NULL
+ * for a row the import inserted) and what the import did to it.
+ */
+export function beforeImagesTableName(schema: string): string {
+  return `${quoteIdentifier(schema)}.${quoteIdentifier(beforeImagesTable)}`;
 }
 
 /**
@@ -84,6 +97,42 @@ export async function ensureLedger(
       `CREATE INDEX IF NOT EXISTS applied_imports_tenant_entity ` +
         `ON ${table} (tenant, entity, exported_at)`,
     );
+    // Added with revert: the order imports were applied in (written under
+    // the targets' locks, so later means applied later), and whether an
+    // import kept before-images or was reverted.
+    await client.query(
+      `ALTER TABLE ${table} ` +
+        'ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY, ' +
+        'ADD COLUMN IF NOT EXISTS reverted_at timestamptz, ' +
+        'ADD COLUMN IF NOT EXISTS before_images boolean NOT NULL ' +
+        'DEFAULT false',
+    );
+    const images = beforeImagesTableName(schema);
+    await client.query(
+      [
+        `CREATE TABLE IF NOT EXISTS ${images} (`,
+        '  import_id text NOT NULL,',
+        '  entity text NOT NULL,',
+        '  table_name text NOT NULL,',
+        '  key jsonb NOT NULL,',
+        '  image jsonb,',
+        "  op text NOT NULL CHECK (op IN ('insert', 'update', 'delete')),",
+        '  created_at timestamptz NOT NULL DEFAULT now()',
+        ')',
+      ].join('\n'),
+    );
+    await client.query(
+      'CREATE INDEX IF NOT EXISTS before_images_import ' +
+        `ON ${images} (import_id)`,
+    );
+    await client.query(
+      'CREATE INDEX IF NOT EXISTS before_images_row ' +
+        `ON ${images} (table_name, key)`,
+    );
+    await client.query(
+      'CREATE INDEX IF NOT EXISTS before_images_created ' +
+        `ON ${images} (created_at)`,
+    );
   } finally {
     await client.query(
       'SELECT pg_advisory_unlock(hashtext($1), hashtext($2))',
@@ -101,7 +150,7 @@ async function ledgerIsCurrent(
     [
       'SELECT EXISTS (',
       '  SELECT 1 FROM pg_catalog.pg_attribute',
-      "  WHERE attrelid = to_regclass($1) AND attname = 'exported_at'",
+      "  WHERE attrelid = to_regclass($1) AND attname = 'before_images'",
       '    AND NOT attisdropped',
       ') AS "exists"',
     ].join('\n'),
@@ -122,7 +171,8 @@ export async function latestExportApplied(
 ): Promise<string | undefined> {
   const result = await client.query(
     `SELECT max(exported_at) AS "latest" FROM ${ledgerTableName(schema)} ` +
-      'WHERE tenant = $1 AND entity = $2',
+      // A reverted import's export no longer stands.
+      'WHERE tenant = $1 AND entity = $2 AND reverted_at IS NULL',
     [tenant, entity],
   );
   const latest = (result.rows[0] as { latest: Date | string | null }).latest;
@@ -158,14 +208,15 @@ export async function recordAppliedImport(
   try {
     await client.query(
       `INSERT INTO ${ledgerTableName(schema)} ` +
-        '(import_id, tenant, entity, counts, exported_at) ' +
-        'VALUES ($1, $2, $3, $4::jsonb, $5)',
+        '(import_id, tenant, entity, counts, exported_at, before_images) ' +
+        'VALUES ($1, $2, $3, $4::jsonb, $5, $6)',
       [
         entry.importId,
         entry.tenant,
         entry.entity,
         JSON.stringify(entry.counts),
         entry.exportedAt ?? null,
+        entry.beforeImages === true,
       ],
     );
     return true;

@@ -81,9 +81,11 @@ export function keepColumnIndexes(definition: ImportDefinition): number[] {
   return indexes;
 }
 
-// The columns the engine fills rather than the file: the tenant, then the
-// scope. Matched like the key and written on insert.
-function fixedColumns(definition: ImportDefinition): string[] {
+/**
+ * The columns the engine fills rather than the file: the tenant, then the
+ * scope. Matched like the key and written on insert.
+ */
+export function fixedColumns(definition: ImportDefinition): string[] {
   return [
     ...(definition.tenantColumn === undefined ? [] : [definition.tenantColumn]),
     ...(definition.scope ?? []).map((column) => column.name),
@@ -602,8 +604,8 @@ export function buildSyncDeleteSql(
   ].join('\n');
 }
 
-// The tenant's and scope's rows, alive ones only with a soft delete.
-function scopeCondition(definition: ImportDefinition): string {
+/** The tenant's and scope's rows, alive ones only with a soft delete. */
+export function scopeCondition(definition: ImportDefinition): string {
   const conditions = fixedColumns(definition).map(
     (name, index) => `t.${quoteIdentifier(name)} = $${index + 1}`,
   );
@@ -612,7 +614,8 @@ function scopeCondition(definition: ImportDefinition): string {
   return conditions.length === 0 ? 'true' : conditions.join(' AND ');
 }
 
-function absentCondition(
+/** Target rows `t` found in none of the tables that hold the file's keys. */
+export function absentCondition(
   definition: ImportDefinition,
   names: OutcomeNames,
   indent: string,
@@ -644,7 +647,8 @@ export function targetName(definition: ImportDefinition): string {
   return qualifiedTableName(definition.table, definition.schema);
 }
 
-function matchCondition(definition: ImportDefinition): string {
+/** `t` (the target) and `s` (staging) hold the same row: key and fixed. */
+export function matchCondition(definition: ImportDefinition): string {
   const keys = [...fixedColumns(definition), ...definition.key].map(
     quoteIdentifier,
   );
@@ -705,8 +709,11 @@ function updateAssignments(definition: ImportDefinition): string[] {
   ];
 }
 
-// One line per column, OR-ed; `false` when there is nothing but the key.
-function changedCondition(
+/**
+ * A matched row `t` differs from its staged row `s`: one line per column,
+ * OR-ed; `false` when there is nothing but the key.
+ */
+export function changedCondition(
   definition: ImportDefinition,
   indent: string,
 ): string {
