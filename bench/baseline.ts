@@ -14,7 +14,14 @@ import { createTargetTableSql } from './bench-definition.js';
 
 export const baselineTable = 'bench_customers_baseline';
 const tenant = 'bench-baseline';
-const valueColumns = ['name', 'tax_id', 'city', 'credit_limit', 'active', 'updated_at'];
+const valueColumns = [
+  'name',
+  'tax_id',
+  'city',
+  'credit_limit',
+  'active',
+  'updated_at',
+];
 
 export async function prepareBaseline(pool: pg.Pool): Promise<void> {
   await pool.query(createTargetTableSql(baselineTable));

@@ -9,10 +9,11 @@ import { benchCustomers } from './bench-definition.js';
 // engine's log line) and, on request, its peak resident memory since the
 // last reset, over IPC.
 
-export type ToBenchWorker = { kind: 'reset' } | { kind: 'peak' } | { kind: 'stop' };
+export type ToBenchWorker =
+  { kind: 'reset' } | { kind: 'peak' } | { kind: 'stop' };
 
 export type FromBenchWorker =
-  | { kind: 'ready' }
+  | { kind: 'ready'; rssBytes: number }
   | { kind: 'reset' }
   | { kind: 'peak'; rssBytes: number; cpuMs: number }
   | { kind: 'finished'; importId: string; timings: ImportTimings };
@@ -53,7 +54,10 @@ function benchLogger(bindings: Record<string, unknown>): Logger {
 }
 
 const logger = benchLogger({});
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: 4,
+});
 const adapters = await createPgAdapters({
   pool,
   logger,
@@ -100,7 +104,11 @@ process.on('message', (message: ToBenchWorker) => {
       break;
   }
 });
-send({ kind: 'ready' });
+// Settled: what the worker holds before any import.
+setTimeout(
+  () => send({ kind: 'ready', rssBytes: process.memoryUsage().rss }),
+  1000,
+);
 
 let canReset = true;
 let cpuAtReset = process.cpuUsage();

@@ -4,6 +4,7 @@ import {
   type EmbeddedPostgresHandle,
   type TestDatabase,
 } from '@erp-import/dev-services';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,9 @@ const { values } = parseArgs({
     'skip-baseline': { type: 'boolean', default: false },
     // `never` reads in the worker's own thread, to compare.
     'parse-thread': { type: 'string', default: 'auto' },
+    // `dist` builds the packages (tsup, JavaScript only) and runs the
+    // worker on them; `source` runs it on the TypeScript sources.
+    'worker-code': { type: 'string', default: 'dist' },
     dir: { type: 'string' },
   },
 });
@@ -96,14 +100,25 @@ async function main(): Promise<void> {
   if (!values['skip-baseline']) {
     results.push(...(await measureBaseline(files)));
   }
+  const workerCode = values['worker-code'] === 'source' ? 'source' : 'dist';
+  if (workerCode === 'dist') buildPackages();
   stack = await startProductStack(database.url, {
     parseThread: values['parse-thread'] !== 'never',
+    workerCode,
   });
+  console.log(
+    `worker (${workerCode}, parse thread ${values['parse-thread']}): ` +
+      `${mb(stack.worker.restRssBytes)} MB resident at rest`,
+  );
   for (const format of formats) {
     results.push(...(await measureProduct(format, files)));
   }
   printTable(results);
-  console.log(`load after: ${loadavg().map((n) => n.toFixed(1)).join(' ')}`);
+  console.log(
+    `load after: ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 type Files = Record<`${DataFormat}${DataVersion}`, string>;
@@ -159,8 +174,20 @@ async function measureBaseline(files: Files): Promise<ResultRow[]> {
     report('baseline', run, initial.at(-1)!, again.at(-1)!);
   }
   return [
-    { name: 'baseline COPY csv + MERGE', kind: 'baseline', load: 'initial', rows: rowCount(rows, 1), samples: initial },
-    { name: 'baseline COPY csv + MERGE', kind: 'baseline', load: 're-import', rows: rowCount(rows, 2), samples: again },
+    {
+      name: 'baseline COPY csv + MERGE',
+      kind: 'baseline',
+      load: 'initial',
+      rows: rowCount(rows, 1),
+      samples: initial,
+    },
+    {
+      name: 'baseline COPY csv + MERGE',
+      kind: 'baseline',
+      load: 're-import',
+      rows: rowCount(rows, 2),
+      samples: again,
+    },
   ];
 }
 
@@ -187,7 +214,11 @@ async function measureProduct(
     initial.push(fromProduct(first));
     if (withReimport) {
       await pool!.query(`VACUUM ANALYZE ${benchTable}`);
-      const second = await runProductImport(stack!, files[`${format}2`], format);
+      const second = await runProductImport(
+        stack!,
+        files[`${format}2`],
+        format,
+      );
       check(second, rowCount(rows, 2));
       again.push(fromProduct(second));
     }
@@ -195,9 +226,23 @@ async function measureProduct(
   }
   const name = `product, HTTP upload of ${format.toUpperCase()}`;
   return [
-    { name, kind: format, load: 'initial', rows: rowCount(rows, 1), samples: initial },
+    {
+      name,
+      kind: format,
+      load: 'initial',
+      rows: rowCount(rows, 1),
+      samples: initial,
+    },
     ...(withReimport
-      ? [{ name, kind: format, load: 're-import' as const, rows: rowCount(rows, 2), samples: again }]
+      ? [
+          {
+            name,
+            kind: format,
+            load: 're-import' as const,
+            rows: rowCount(rows, 2),
+            samples: again,
+          },
+        ]
       : []),
   ];
 }
@@ -226,7 +271,10 @@ function fromProduct(run: ProductRun): Sample {
 }
 
 function report(name: string, run: number, first: Sample, second?: Sample) {
-  const peak = first.peakRssBytes === undefined ? '' : `, peak ${mb(first.peakRssBytes)} MB`;
+  const peak =
+    first.peakRssBytes === undefined
+      ? ''
+      : `, peak ${mb(first.peakRssBytes)} MB`;
   console.log(
     `  ${name} run ${run}: initial ${seconds(first.totalMs)} s${peak}` +
       (second ? `, re-import ${seconds(second.totalMs)} s` : ''),
@@ -241,15 +289,31 @@ function median(samples: number[]): number {
     : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-function medianOf(row: ResultRow, pick: (sample: Sample) => number | undefined) {
-  const picked = row.samples.map(pick).filter((n): n is number => n !== undefined);
+function medianOf(
+  row: ResultRow,
+  pick: (sample: Sample) => number | undefined,
+) {
+  const picked = row.samples
+    .map(pick)
+    .filter((n): n is number => n !== undefined);
   return picked.length === 0 ? undefined : median(picked);
 }
 
 function printTable(results: ResultRow[]): void {
   const header = [
-    'what', 'load', 'rows', 's', 'rows/s', 'ratio', 'peak MB', 'CPU s',
-    'upload s', 'wait s', 'parse s', 'COPY s', 'MERGE s',
+    'what',
+    'load',
+    'rows',
+    's',
+    'rows/s',
+    'ratio',
+    'peak MB',
+    'CPU s',
+    'upload s',
+    'wait s',
+    'parse s',
+    'COPY s',
+    'MERGE s',
   ];
   const lines = results.map((row) => {
     const total = medianOf(row, (s) => s.totalMs)!;
@@ -262,7 +326,7 @@ function printTable(results: ResultRow[]): void {
     const ratio =
       referenceTotal === undefined || row === reference
         ? '-'
-        : ((referenceTotal / reference!.rows) / (total / row.rows)).toFixed(2) +
+        : (referenceTotal / reference!.rows / (total / row.rows)).toFixed(2) +
           (row.kind === 'csv' ? ' of baseline' : ' of CSV');
     const optional = (value: number | undefined) =>
       value === undefined ? '-' : seconds(value);
@@ -289,10 +353,24 @@ function printTable(results: ResultRow[]): void {
   console.log(`| ${header.map(() => '---').join(' | ')} |`);
   for (const line of lines) console.log(`| ${line.join(' | ')} |`);
   console.log(
-    '\nparse = the parse thread\'s busy time (decode, parse, validate, ' +
+    "\nparse = the parse thread's busy time (decode, parse, validate, " +
       'encode), which overlaps COPY; COPY = staging the rows, parse ' +
       'included; MERGE = dedupe, counts and MERGE; wait = queue pick-up.',
   );
+}
+
+function buildPackages(): void {
+  for (const dir of ['packages/core', 'packages/adapter-pg']) {
+    const built = spawnSync('npx', ['tsup', '--no-dts'], {
+      cwd: new URL(`../${dir}/`, import.meta.url),
+      encoding: 'utf8',
+    });
+    if (built.status !== 0) {
+      throw new Error(
+        `building ${dir} failed:\n${built.stdout}${built.stderr}`,
+      );
+    }
+  }
 }
 
 function positive(text: string, flag: string): number {

@@ -71,7 +71,7 @@ export function customerAt(i: number, version: DataVersion): Customer {
       `${surnames[h % surnames.length]}, ${kinds[(h >>> 8) % kinds.length]} ` +
       `"Filial ${h % 97}" Ltda`,
     // Fourteen digits with leading zeros: a code, never a number.
-    taxId: `${String(h).padStart(10, "0")}${String(i % 10_000).padStart(4, "0")}`,
+    taxId: `${String(h).padStart(10, '0')}${String(i % 10_000).padStart(4, '0')}`,
     city: cities[(h >>> 4) % cities.length] as string,
     creditLimit: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`,
     active: changed ? h % 3 !== 0 : h % 3 === 0,

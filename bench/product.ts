@@ -48,7 +48,7 @@ export interface ProductRun {
 
 export async function startProductStack(
   databaseUrl: string,
-  options: { parseThread: boolean },
+  options: { parseThread: boolean; workerCode: 'dist' | 'source' },
 ): Promise<ProductStack> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   let adapters: PgAdapters | undefined;
@@ -83,7 +83,7 @@ export async function startProductStack(
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
 
-    worker = await startBenchWorker(databaseUrl, options.parseThread);
+    worker = await startBenchWorker(databaseUrl, options);
     return { baseUrl: `http://127.0.0.1:${port}`, worker, close };
   } catch (error) {
     await close();
@@ -126,13 +126,17 @@ export async function runProductImport(
     record = (await polled.json()) as PublicImportRecord;
     if (record.state === 'completed') break;
     if (record.state === 'failed' || record.state === 'cancelled') {
-      throw new Error(`import ${record.state}: ${JSON.stringify(record.failure)}`);
+      throw new Error(
+        `import ${record.state}: ${JSON.stringify(record.failure)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const done = performance.now();
 
-  const claimedAt = record.startedAt ? Date.parse(record.startedAt) : uploadedAt;
+  const claimedAt = record.startedAt
+    ? Date.parse(record.startedAt)
+    : uploadedAt;
   return {
     totalMs: done - started,
     uploadMs: uploaded - started,
@@ -144,6 +148,8 @@ export async function runProductImport(
 }
 
 export interface BenchWorker {
+  /** Resident memory once started, before any import. */
+  restRssBytes: number;
   resetPeak(): Promise<void>;
   peak(): Promise<{ peakRssBytes: number; workerCpuMs: number }>;
   timingsOf(importId: string): Promise<ImportTimings>;
@@ -152,11 +158,19 @@ export interface BenchWorker {
 
 async function startBenchWorker(
   databaseUrl: string,
-  parseThread: boolean,
+  options: { parseThread: boolean; workerCode: 'dist' | 'source' },
 ): Promise<BenchWorker> {
+  const { parseThread, workerCode } = options;
   const script = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
   const child: ChildProcess = fork(script, [], {
-    execArgv: ['--import', 'tsx', '--conditions=source'],
+    execArgv: [
+      '--import',
+      'tsx',
+      // From dist, the packages run as a host deploys them; tsx then only
+      // compiles the bench's own files.
+      ...(workerCode === 'source' ? ['--conditions=source'] : []),
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS?.split(' ') ?? []),
+    ],
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
@@ -181,7 +195,9 @@ async function startBenchWorker(
   child.once('exit', () => {
     exited = true;
     for (const list of waiting.values()) {
-      for (const resolve of list.splice(0)) resolve({ kind: 'ready' });
+      for (const resolve of list.splice(0)) {
+        resolve({ kind: 'ready', rssBytes: 0 });
+      }
     }
   });
 
@@ -199,10 +215,12 @@ async function startBenchWorker(
     return answer;
   };
 
-  await expect('ready');
+  const ready = await expect('ready');
   if (exited) throw new Error('the bench worker exited before it was ready');
+  const restRssBytes = ready.kind === 'ready' ? ready.rssBytes : 0;
 
   return {
+    restRssBytes,
     async resetPeak() {
       await ask({ kind: 'reset' }, 'reset');
     },

@@ -6,6 +6,9 @@ export default defineConfig({
     testing: 'src/testing.ts',
     contract: 'src/contract.ts',
     express: 'src/express.ts',
+    // The parse thread's entry: a file of its own, next to the others,
+    // which the engine starts as a worker thread (engine/row-source.ts).
+    'parse-thread': 'src/engine/parse-thread.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

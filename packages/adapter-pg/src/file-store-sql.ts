@@ -29,13 +29,13 @@ export const fileStoreSql = (s: string) => ({
       WHERE (f.complete AND EXISTS (
           SELECT 1 FROM ${s}.imports i
           WHERE i.file_key = f.key
-            AND i.state IN ('completed', 'failed', 'cancelled')
+            AND i.state IN ('completed', 'failed', 'cancelled', 'reverted')
             AND coalesce(i.finished_at, i.created_at)
               < now() - $1 * interval '1 millisecond'
         ) AND NOT EXISTS (
           SELECT 1 FROM ${s}.imports i
           WHERE i.file_key = f.key
-            AND i.state NOT IN ('completed', 'failed', 'cancelled')
+            AND i.state NOT IN ('completed', 'failed', 'cancelled', 'reverted')
         ))
         OR (NOT f.complete
           AND f.created_at < now() - $2 * interval '1 millisecond')

@@ -98,4 +98,17 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'reverted imports end too',
+    // State is free text (no constraint to widen); only the partial index
+    // of ended imports, which the file retention sweep reads, learns the
+    // new final state.
+    sql: (s) => `
+      DROP INDEX ${s}.imports_finished;
+      CREATE INDEX imports_finished
+        ON ${s}.imports (finished_at)
+        WHERE state IN ('completed', 'failed', 'cancelled', 'reverted');
+    `,
+  },
 ];

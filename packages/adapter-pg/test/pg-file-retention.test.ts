@@ -51,7 +51,7 @@ const hasFile = (record: ImportRecord) =>
 describe('file retention', () => {
   it('deletes the files of imports that ended before the cut, keeping records and errors', async () => {
     const old = await Promise.all(
-      (['completed', 'failed', 'cancelled'] as const).map((state) =>
+      (['completed', 'failed', 'cancelled', 'reverted'] as const).map((state) =>
         importWithFile({
           state,
           createdAt: hoursAgo(5),
@@ -75,7 +75,7 @@ describe('file retention', () => {
 
     const deleted = await adapters.fileStore.deleteFilesOlderThan(3_600_000);
 
-    expect(deleted).toBe(3);
+    expect(deleted).toBe(4);
     for (const record of old) {
       expect(await hasFile(record)).toBe(false);
       expect(await adapters.statusStore.getById(record.id)).toEqual(record);

@@ -225,3 +225,18 @@ export {
   rejectThresholdsOf,
 } from './engine/reject-thresholds.js';
 export type { RejectThresholds } from './engine/reject-thresholds.js';
+
+// --- merge semantics (issue 8): sync keys, fix file, revert ---
+export {
+  buildSetAsideUnreadSql,
+  stagesRejectedKeys,
+} from './loader/merge-sql.js';
+export { purgeBeforeImages, revertImport } from './loader/revert-import.js';
+export type {
+  RevertCounts,
+  RevertImportOptions,
+  RevertResult,
+} from './loader/revert-import.js';
+export { beforeImagesTableName } from './loader/ledger.js';
+export { fixFileColumns } from './engine/fix-file.js';
+export type { FixFile } from './engine/fix-file.js';

@@ -161,6 +161,21 @@ export function createFakeImporter(): FakeImporter {
     async recoverStale() {
       return [];
     },
+
+    async fixFile() {
+      throw new Error('the fake importer keeps no files');
+    },
+
+    async revert(tenant, id) {
+      const record = await fake.get(tenant, id);
+      const reverted: ImportRecord = { ...record, state: 'reverted' };
+      fake.records.set(id, reverted);
+      return reverted;
+    },
+
+    async purgeBeforeImages() {
+      return 0;
+    },
   };
 
   function throwIfAsked(): void {

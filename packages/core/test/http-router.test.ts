@@ -48,6 +48,9 @@ beforeAll(async () => {
         process: (id) => importer.process(id),
         startWorker: () => importer.startWorker(),
         recoverStale: () => importer.recoverStale(),
+        fixFile: (tenant, id) => importer.fixFile(tenant, id),
+        revert: (tenant, id) => importer.revert(tenant, id),
+        purgeBeforeImages: () => importer.purgeBeforeImages(),
       },
       {
         authenticate: async (token) => {

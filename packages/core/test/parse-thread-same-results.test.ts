@@ -16,6 +16,7 @@ import {
   type Importer,
   type ImportRecord,
   type LoggedRowIssue,
+  type Logger,
 } from '../src/index.js';
 
 // A file read in a parse thread must give exactly what it gives when read
@@ -118,6 +119,24 @@ interface Outcome {
   record: ImportRecord;
   errors: LoggedRowIssue[];
   rows: unknown[];
+  /** The parse thread's busy time, logged when a thread read the file. */
+  parseMs: number | undefined;
+}
+
+// Keeps the `timings` of the engine's log lines, to see who parsed.
+function timingsLogger(seen: Array<Record<string, unknown>>): Logger {
+  const log = (first: unknown) => {
+    const timings = (first as { timings?: Record<string, unknown> }).timings;
+    if (typeof first === 'object' && timings) seen.push(timings);
+  };
+  const logger: Logger = {
+    debug: log,
+    info: log,
+    warn: log,
+    error: log,
+    child: () => logger,
+  };
+  return logger;
 }
 
 async function importWith(
@@ -128,6 +147,7 @@ async function importWith(
   body: Buffer,
 ): Promise<Outcome> {
   const errorLog = createMemoryErrorLog();
+  const timings: Array<Record<string, unknown>> = [];
   const importer: Importer = createImporter({
     definitions: [customers, ibpt],
     database: pool,
@@ -136,6 +156,7 @@ async function importWith(
     errorLog,
     fileStore: createMemoryFileStore(),
     parseThreadMinBytes,
+    logger: timingsLogger(timings),
   });
   const { record } = await importer.enqueue({
     tenant,
@@ -161,7 +182,13 @@ async function importWith(
     `SELECT * FROM ${table} WHERE tenant_id = $1 ORDER BY 2, 3, 4`,
     [tenant],
   );
-  return { record: done, errors, rows };
+  const parseMs = timings.find((t) => 'parseMs' in t)?.parseMs;
+  return {
+    record: done,
+    errors,
+    rows,
+    parseMs: typeof parseMs === 'number' ? parseMs : undefined,
+  };
 }
 
 // What must match; ids, times and the tenant differ by construction.
@@ -174,14 +201,16 @@ function comparable(outcome: Outcome) {
     detected: record.detected,
     recordsRead: record.progress.recordsRead,
     recordsRejected: record.progress.recordsRejected,
-    errors: outcome.errors.map(({ position, column, code, message, rawValue, severity }) => ({
-      position,
-      column,
-      code,
-      message,
-      rawValue,
-      severity,
-    })),
+    errors: outcome.errors.map(
+      ({ position, column, code, message, rawValue, severity }) => ({
+        position,
+        column,
+        code,
+        message,
+        rawValue,
+        severity,
+      }),
+    ),
     rows: outcome.rows.map((row) => ({ ...(row as object), tenant_id: null })),
   };
 }
@@ -192,9 +221,20 @@ async function expectSameResults(
   format: ImportFormat,
   body: Buffer,
 ) {
-  const inThread = await importWith(Infinity, `${name}-main`, entity, format, body);
+  const inThread = await importWith(
+    Infinity,
+    `${name}-main`,
+    entity,
+    format,
+    body,
+  );
   const threaded = await importWith(0, `${name}-thread`, entity, format, body);
   expect(comparable(threaded)).toEqual(comparable(inThread));
+  // Otherwise both read in the same thread and nothing was compared.
+  expect(inThread.parseMs).toBeUndefined();
+  if (threaded.record.state === 'completed') {
+    expect(threaded.parseMs).toBeGreaterThanOrEqual(0);
+  }
   return threaded;
 }
 

@@ -8,18 +8,24 @@ import { emptyCounts, type ImportRecord } from '../ports/import-record.js';
 import type { EngineContext } from './engine-context.js';
 import { enqueueImport, enqueueJob } from './enqueue-import.js';
 import { errorLogCsv } from './errors-csv.js';
+import { openFixFile } from './fix-file.js';
 import type {
   CreateImporterOptions,
   Importer,
   ImportWorker,
 } from './importer-types.js';
 import { processImport } from './process-import.js';
+import {
+  purgeExpiredBeforeImages,
+  revertCompletedImport,
+} from './revert-completed-import.js';
 import { recoverStaleImports } from './stale-imports.js';
 
 const defaultProgressIntervalMs = 500;
 const maxProgressIntervalMs = 1000;
 const defaultStaleAfterMs = 60_000;
 const defaultParseThreadMinBytes = 1024 * 1024;
+const defaultBeforeImageRetentionMs = 7 * 24 * 3_600_000;
 
 /**
  * The engine over its ports. One importer serves both sides: a host that
@@ -43,6 +49,9 @@ export function createImporter(options: CreateImporterOptions): Importer {
     ledgerSchema: options.ledgerSchema ?? 'erp_import',
     parseThreadMinBytes:
       options.parseThreadMinBytes ?? defaultParseThreadMinBytes,
+    keepBeforeImages: options.keepBeforeImages === true,
+    beforeImageRetentionMs:
+      options.beforeImageRetentionMs ?? defaultBeforeImageRetentionMs,
   };
 
   // Reads are scoped by tenant: another tenant's id is simply not found.
@@ -73,6 +82,10 @@ export function createImporter(options: CreateImporterOptions): Importer {
     async *errorsCsv(tenant, id) {
       await get(tenant, id);
       yield* errorLogCsv(engine.errorLog, id);
+    },
+
+    async fixFile(tenant, id) {
+      return openFixFile(engine, await get(tenant, id));
     },
 
     async cancel(tenant, id) {
@@ -109,6 +122,12 @@ export function createImporter(options: CreateImporterOptions): Importer {
       await enqueueJob(engine, queued);
       return queued;
     },
+
+    async revert(tenant, id) {
+      return revertCompletedImport(engine, await get(tenant, id));
+    },
+
+    purgeBeforeImages: () => purgeExpiredBeforeImages(engine),
 
     process: (importId, context) => processImport(engine, importId, context),
 

@@ -20,4 +20,7 @@ export interface EngineContext {
   ledgerSchema: string;
   /** Files this large or larger are read in a parse thread. */
   parseThreadMinBytes: number;
+  /** Every import keeps before-images (definitions may ask alone). */
+  keepBeforeImages: boolean;
+  beforeImageRetentionMs: number;
 }

@@ -9,6 +9,7 @@ import type {
   ErrorPageQuery,
 } from '../ports/error-log.js';
 import type { FileStore } from '../ports/file-store.js';
+import type { FixFile } from './fix-file.js';
 import type {
   ImportFormat,
   ImportLoadOptions,
@@ -58,6 +59,17 @@ export interface CreateImporterOptions {
    * 1 MiB by default; 0 always uses a thread, `Infinity` never does.
    */
   parseThreadMinBytes?: number;
+  /**
+   * Keep before-images of the rows every import changes, so that imports
+   * can be reverted; a definition may ask for it alone
+   * (`keepBeforeImages`). Off by default.
+   */
+  keepBeforeImages?: boolean;
+  /**
+   * How long before-images are kept: `purgeBeforeImages` deletes older
+   * ones, and their imports can no longer be reverted. 7 days by default.
+   */
+  beforeImageRetentionMs?: number;
 }
 
 export interface EnqueueRequest {
@@ -122,10 +134,28 @@ export interface Importer {
   errors(tenant: string, id: string, query: ErrorPageQuery): Promise<ErrorPage>;
   /** The rejected rows as CSV text, header first, streamed in pages. */
   errorsCsv(tenant: string, id: string): AsyncIterable<string>;
+  /**
+   * The rejected records in the file's own format, ready to correct and
+   * send again (see `FixFile`); CSV imports only (NOT_IMPLEMENTED for
+   * the others), FILE_MISSING once the stored file is gone.
+   */
+  fixFile(tenant: string, id: string): Promise<FixFile>;
   /** A queued import only; INVALID_STATE otherwise. */
   cancel(tenant: string, id: string): Promise<ImportRecord>;
   /** A failed import only; INVALID_STATE otherwise. */
   retry(tenant: string, id: string): Promise<ImportRecord>;
+  /**
+   * Undoes a completed import from its before-images and marks it
+   * `reverted`. INVALID_STATE when it is not completed or kept no images
+   * (or they expired); REVERT_CONFLICT when a later import changed the
+   * same rows.
+   */
+  revert(tenant: string, id: string): Promise<ImportRecord>;
+  /**
+   * Deletes before-images older than `beforeImageRetentionMs`; answers
+   * how many went. For the host or a worker to call now and then.
+   */
+  purgeBeforeImages(): Promise<number>;
   /** Processes one import now; what a queue handler calls. */
   process(importId: string, context?: JobContext): Promise<ImportRecord>;
   startWorker(options?: StartWorkerOptions): Promise<ImportWorker>;

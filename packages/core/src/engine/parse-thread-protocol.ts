@@ -34,12 +34,12 @@ export interface ParseThreadData {
 }
 
 /** Records read and rejected so far, by entity. */
-export type TallySnapshot = Array<[entity: string, read: number, rejected: number]>;
+export type TallySnapshot = Array<
+  [entity: string, read: number, rejected: number]
+>;
 
 export type ToThread =
-  | { type: 'input'; chunk: Uint8Array }
-  | { type: 'end' }
-  | { type: 'credit' };
+  { type: 'input'; chunk: Uint8Array } | { type: 'end' } | { type: 'credit' };
 
 export type FromThread =
   | { type: 'ready' }
@@ -51,7 +51,12 @@ export type FromThread =
       tally: TallySnapshot;
       detected: DetectedFormat;
     }
-  | { type: 'done'; tally: TallySnapshot; detected: DetectedFormat; busyMs: number }
+  | {
+      type: 'done';
+      tally: TallySnapshot;
+      detected: DetectedFormat;
+      busyMs: number;
+    }
   | {
       type: 'failed';
       error: SerializedError;

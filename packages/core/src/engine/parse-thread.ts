@@ -1,7 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ErrorCodes, ImportError, toImportError } from '../errors/import-error.js';
+import {
+  ErrorCodes,
+  ImportError,
+  toImportError,
+} from '../errors/import-error.js';
 import { encodeRow } from '../loader/copy-stream.js';
 import type { EncodedRows } from '../loader/encoded-rows.js';
 import type { RowIssue } from '../ports/error-log.js';

@@ -20,10 +20,7 @@ import {
 import type { JobContext } from '../ports/queue.js';
 import type { ImportTransition } from '../ports/status-store.js';
 import { parentRejected } from '../readers/nested-records.js';
-import type {
-  MappedRecord,
-  RecordReader,
-} from '../readers/record-reader.js';
+import type { MappedRecord, RecordReader } from '../readers/record-reader.js';
 import type { RecordPosition } from '../ports/error-log.js';
 import type { EngineContext } from './engine-context.js';
 import { importCountsOf, RecordTally } from './import-counts.js';
@@ -268,6 +265,8 @@ async function runImport(
       // Mode, scope, export timestamp: what the request asked, checked
       // again against the definition by the loader.
       load: record.options,
+      keepBeforeImages:
+        engine.keepBeforeImages || definition.keepBeforeImages === true,
       // Too many rejects roll the import back before it is recorded.
       checkMerged: (applied: ApplyResult) =>
         checkRejectThresholds(
@@ -301,7 +300,11 @@ async function runImport(
       },
       'import finished',
     );
-    await deleteFile(engine, record, logger);
+    // An import with rejected records keeps its file for the fix file
+    // (`openFixFile`) until the file store's retention removes it.
+    if (completed.counts.rejected === 0) {
+      await deleteFile(engine, record, logger);
+    }
     return completed;
   } catch (error) {
     broken = isRetryableFailure(toImportError(error));
@@ -350,7 +353,9 @@ export interface ReadRowsOptions {
  * rejected with it (`parent_rejected`), as the readers do for a parent
  * they reject themselves.
  */
-export async function* readRows(options: ReadRowsOptions): AsyncGenerator<CoercedRow> {
+export async function* readRows(
+  options: ReadRowsOptions,
+): AsyncGenerator<CoercedRow> {
   const { engine, record, reader, issues, tally, definitions } = options;
   const parentEntity = definitions[0]!.entity;
   const coercers = new Map(
@@ -403,7 +408,9 @@ export async function* readRows(options: ReadRowsOptions): AsyncGenerator<Coerce
     if (pendingKey !== undefined && keyRowOf !== undefined) {
       // The rejected record itself, or the next one: its key, or none.
       const own =
-        id === lastRejected && entity === parentEntity ? item.record : undefined;
+        id === lastRejected && entity === parentEntity
+          ? item.record
+          : undefined;
       yield keyRowOf(pendingKey, own);
       pendingKey = undefined;
     }

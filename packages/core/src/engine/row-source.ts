@@ -10,10 +10,7 @@ import type {
 } from '../loader/encoded-rows.js';
 import type { Logger } from '../logging/logger.js';
 import type { ImportRecord } from '../ports/import-record.js';
-import type {
-  DetectedFormat,
-  RecordReader,
-} from '../readers/record-reader.js';
+import type { DetectedFormat, RecordReader } from '../readers/record-reader.js';
 import type { EngineContext } from './engine-context.js';
 import type { RecordTally } from './import-counts.js';
 import type { IssueWriter } from './issue-writer.js';
@@ -302,8 +299,16 @@ function createParseWorker(data: ParseThreadData): Worker {
       `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
     return new Worker(code, { eval: true, workerData: data });
   }
-  const file = here.endsWith('.cjs') ? './parse-thread.cjs' : './parse-thread.js';
-  return new Worker(new URL(file, here), { workerData: data });
+  const file = here.endsWith('.cjs')
+    ? './parse-thread.cjs'
+    : './parse-thread.js';
+  return new Worker(new URL(file, here), {
+    workerData: data,
+    resourceLimits: {
+      maxYoungGenerationSizeMb: 32,
+      maxOldGenerationSizeMb: 64,
+    },
+  });
 }
 
 function moduleUrl(): string {

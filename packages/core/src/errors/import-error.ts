@@ -15,6 +15,8 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   INVALID_STATE: 'INVALID_STATE',
   IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
+  /** The request is valid, but this version cannot answer it yet. */
+  NOT_IMPLEMENTED: 'NOT_IMPLEMENTED',
 
   // Files that cannot be read as a whole.
   UNSUPPORTED_FORMAT: 'UNSUPPORTED_FORMAT',

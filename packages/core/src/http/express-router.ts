@@ -169,6 +169,15 @@ export function createImportRouter(
       const { id } = parse(routes.listImportErrors.params, request.params);
       const query = parse(routes.listImportErrors.query, queryOf(request));
 
+      if (query.format === 'original') {
+        // Every refusal (not found, no file) is answered before a byte.
+        const fix = await importer.fixFile(caller.tenant, id);
+        // `attachment` sets a type from the name: the charset comes after.
+        response.status(200).attachment(fix.fileName).type(fix.contentType);
+        await streamText(response, fix.body);
+        return;
+      }
+
       const wantsCsv =
         query.format === 'csv' ||
         (queryOf(request).format === undefined &&
@@ -200,6 +209,17 @@ export function createImportRouter(
       const { caller } = response.locals as Authenticated;
       const { id } = parse(routes.cancelImport.params, request.params);
       const record = await importer.cancel(caller.tenant, id);
+      response.json(toPublicImportRecord(record));
+    },
+  );
+
+  router.post(
+    routes.revertImport.path,
+    authenticate,
+    async (request, response) => {
+      const { caller } = response.locals as Authenticated;
+      const { id } = parse(routes.revertImport.params, request.params);
+      const record = await importer.revert(caller.tenant, id);
       response.json(toPublicImportRecord(record));
     },
   );
@@ -351,10 +371,10 @@ function describeEntity(definition: ImportDefinition): Entity {
   };
 }
 
-/** Writes text chunks, waiting whenever the client reads slower. */
+/** Writes chunks, waiting whenever the client reads slower. */
 async function streamText(
   response: Response,
-  chunks: AsyncIterable<string>,
+  chunks: AsyncIterable<string | Uint8Array>,
 ): Promise<void> {
   try {
     for await (const chunk of chunks) {
@@ -432,6 +452,10 @@ function problemHandler(logger: Logger) {
         ...(issues !== undefined && { issues }),
         ...(error.code === ErrorCodes.PAYLOAD_TOO_LARGE && {
           extras: { maxBytes: error.details.maxBytes },
+        }),
+        // The later imports in the way of a revert are part of the answer.
+        ...(error.code === ErrorCodes.REVERT_CONFLICT && {
+          extras: { laterImports: error.details.laterImports },
         }),
       }),
     );

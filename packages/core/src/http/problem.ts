@@ -15,6 +15,10 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.INVALID_STATE]: 409,
   [ErrorCodes.IDEMPOTENCY_CONFLICT]: 409,
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
+  // The stored file of an import is gone (retention): the fix file is too.
+  [ErrorCodes.FILE_MISSING]: 410,
+  [ErrorCodes.REVERT_CONFLICT]: 409,
+  [ErrorCodes.NOT_IMPLEMENTED]: 501,
   [ErrorCodes.UNSUPPORTED_FORMAT]: 415,
   // The request is well formed but names an entity the host does not take.
   [ErrorCodes.UNKNOWN_ENTITY]: 422,
@@ -26,10 +30,12 @@ const titleByStatus: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
 };
 

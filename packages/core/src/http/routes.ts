@@ -136,13 +136,24 @@ export const routes = {
       200: {
         description:
           'One page as JSON; with `format=csv` or `Accept: text/csv`, ' +
-          'every entry as CSV, streamed.',
+          'every entry as CSV, streamed; with `format=original`, the fix ' +
+          "file: the rejected records in the upload's own format, " +
+          'encoding (the `charset` says which), delimiter and column ' +
+          'order, plus `_line`, `_column`, `_code` and `_message`, ' +
+          'streamed, ready to correct and upload again.',
         schema: errorPageSchema,
         contentTypes: ['application/json', 'text/csv'],
       },
       400: badRequest,
       401: unauthorized,
       404: notFound,
+      409: problem(
+        '`format=original`: the import has not completed or failed yet.',
+      ),
+      410: problem(
+        '`format=original`: the stored file is gone (its retention ended).',
+      ),
+      501: problem('`format=original`: made for CSV imports only so far.'),
     },
   },
   cancelImport: {
@@ -171,6 +182,25 @@ export const routes = {
       401: unauthorized,
       404: notFound,
       409: problem('The import has not failed.'),
+    },
+  },
+  revertImport: {
+    operationId: 'revertImport',
+    method: 'post',
+    path: '/imports/:id/revert',
+    summary:
+      'Undo a completed import from its before-images; it becomes reverted.',
+    authenticated: true,
+    params: importIdParamsSchema,
+    responses: {
+      200: { description: 'Reverted.', schema: importRecordSchema },
+      401: unauthorized,
+      404: notFound,
+      409: problem(
+        'The import is not completed, kept no before-images or they ' +
+          'expired (`INVALID_STATE`), or a later import changed the same ' +
+          'rows (`REVERT_CONFLICT`, with `laterImports`).',
+      ),
     },
   },
   listEntities: {

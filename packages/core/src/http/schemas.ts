@@ -173,8 +173,13 @@ export const errorsQuerySchema = z.object({
   /** The `nextAfterSeq` of the previous page. */
   afterSeq: z.coerce.number().int().min(0).optional(),
   severity: z.enum(['error', 'warning']).optional(),
-  /** `csv` streams every entry as CSV instead (so does `Accept: text/csv`). */
-  format: z.enum(['json', 'csv']).default('json'),
+  /**
+   * `csv` streams every entry as CSV instead (so does `Accept: text/csv`);
+   * `original` streams the fix file: the rejected records in the file's
+   * own format, encoding, delimiter and column order, with `_line`,
+   * `_column`, `_code` and `_message` added (CSV imports only).
+   */
+  format: z.enum(['json', 'csv', 'original']).default('json'),
 });
 
 export const recordPositionSchema = named(

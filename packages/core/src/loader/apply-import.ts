@@ -9,10 +9,16 @@ import {
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { RowIssue } from '../ports/error-log.js';
 import type { ImportLoadOptions } from '../ports/import-record.js';
+import {
+  buildCaptureChangesSql,
+  buildCaptureDeletesSql,
+  buildDropRefusedImagesSql,
+} from './before-image-sql.js';
 import { copyRows } from './copy-stream.js';
 import type { RowSource, StagedItem } from './encoded-rows.js';
 import { quoteIdentifier } from './identifiers.js';
 import {
+  beforeImagesTableName,
   ensureLedger,
   findAppliedImport,
   latestExportApplied,
@@ -151,6 +157,17 @@ export interface ApplyImportOptions {
    * import back.
    */
   checkMerged?: (result: ApplyResult) => Promise<void> | void;
+  /**
+   * Keep the before-images of every row the import changes, in the
+   * ledger schema's `before_images`, so that `revertImport` can undo it.
+   */
+  keepBeforeImages?: boolean;
+  /**
+   * Isolate rows the database refuses (true by default). False merges
+   * without the savepoint: a refused row fails the whole import with
+   * the database's error. The bench compares the two.
+   */
+  isolateRefusals?: boolean;
 }
 
 export interface ApplyResult {
@@ -168,6 +185,8 @@ const issueBatchSize = 1000;
 
 interface StagedEntity extends DedupeNames, OutcomeNames {
   definition: ImportDefinition;
+  /** Where its before-images go, when the import keeps them. */
+  images?: { table: string; importId: string };
   /** The scope values (the first entity), bound in sync statements. */
   scopeValues: readonly string[];
   allowMassDelete: boolean;
@@ -216,6 +235,9 @@ export async function applyImport(
         unread: `erp_import_unread_${index}`,
         scopeValues: index === 0 ? plan.scopeValues : [],
         allowMassDelete: plan.allowMassDelete,
+        ...(options.keepBeforeImages === true && {
+          images: { table: beforeImagesTableName(ledgerSchema), importId },
+        }),
       }));
       for (const entity of entities) {
         await client.query(buildStagingTableSql(entity.definition, entity));
@@ -254,6 +276,7 @@ export async function applyImport(
           staged: staged[index] ?? 0,
           tenant,
           mergeReturning,
+          isolateRefusals: options.isolateRefusals !== false,
           multiEntity: entities.length > 1,
           onIssues: options.onIssues,
           logger,
@@ -272,6 +295,7 @@ export async function applyImport(
         entity: definitions[0]!.entity,
         counts,
         ...(plan.exportedAt !== undefined && { exportedAt: plan.exportedAt }),
+        beforeImages: options.keepBeforeImages === true,
       });
       if (!recorded) {
         // Another worker applied it while this one staged: keep theirs.
@@ -307,6 +331,7 @@ interface ApplyEntityOptions {
   staged: number;
   tenant: string;
   mergeReturning: boolean;
+  isolateRefusals: boolean;
   multiEntity: boolean;
   onIssues: ApplyImportOptions['onIssues'];
   logger: Logger;
@@ -368,12 +393,37 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
   ];
   if (mode === 'sync') await applySyncBrake(client, entity, syncParams);
 
-  const merged = await mergeIsolatingRefusals(
-    client,
-    entity,
-    options.mergeReturning,
-    logger,
-  );
+  // Before-images: what the MERGE will change, read before it does.
+  const images = entity.images;
+  const imageParams = [
+    images?.importId,
+    definition.entity,
+    targetName(definition),
+  ];
+  if (images !== undefined) {
+    await client.query(
+      buildCaptureChangesSql(definition, entity, images.table),
+      imageParams,
+    );
+  }
+
+  const merged = options.isolateRefusals
+    ? await mergeIsolatingRefusals(
+        client,
+        entity,
+        options.mergeReturning,
+        logger,
+      )
+    : {
+        ...(await mergeEntity(client, entity, options.mergeReturning, logger)),
+        rejected: 0,
+      };
+  if (merged.rejected > 0 && images !== undefined) {
+    await client.query(
+      buildDropRefusedImagesSql(definition, entity, images.table),
+      [images.importId, targetName(definition)],
+    );
+  }
   if (merged.rejected > 0 && onIssues !== undefined) {
     await reportRows(
       client,
@@ -390,6 +440,12 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
   let deleted = 0;
   if (mode === 'sync') {
     try {
+      if (images !== undefined) {
+        await client.query(
+          buildCaptureDeletesSql(definition, entity, images.table),
+          [...syncParams, ...imageParams],
+        );
+      }
       const result = await client.query(
         buildSyncDeleteSql(definition, entity),
         syncParams,
@@ -881,7 +937,7 @@ function supersededIssue(
  * so two imports over the same tables cannot deadlock. A table without a
  * tenant column is shared by all tenants, so its lock is too.
  */
-async function lockTargets(
+export async function lockTargets(
   client: PgClientLike,
   tenant: string,
   definitions: readonly ImportDefinition[],

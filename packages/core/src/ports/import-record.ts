@@ -9,6 +9,8 @@ export const importStates = [
   'completed',
   'failed',
   'cancelled',
+  // A completed import whose changes were undone from its before-images.
+  'reverted',
 ] as const;
 
 export type ImportState = (typeof importStates)[number];

@@ -306,6 +306,24 @@ export function describeStatusStoreConformance(
       expect(both.nextCursor).toBeNull();
     });
 
+    it('takes a completed import to reverted, and lists it by that state', async () => {
+      const record = newRecord();
+      await store.create(record);
+      await store.transition(record.id, ['queued'], { state: 'completed' });
+
+      const reverted = await store.transition(record.id, ['completed'], {
+        state: 'reverted',
+      });
+      expect(reverted?.state).toBe('reverted');
+      expect((await store.get(tenant, record.id))?.state).toBe('reverted');
+      const listed = await store.list({ tenant, state: 'reverted', limit: 10 });
+      expect(listed.items.map((item) => item.id)).toEqual([record.id]);
+      // Reverted is final: it cannot be completed again.
+      expect(
+        await store.transition(record.id, ['completed'], { state: 'failed' }),
+      ).toBeUndefined();
+    });
+
     it('lists records by state across tenants, when it offers listByState', async (context) => {
       if (!store.listByState) {
         context.skip();

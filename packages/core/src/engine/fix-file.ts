@@ -1,0 +1,225 @@
+import { Readable } from 'node:stream';
+import { Parser } from 'csv-parse';
+import iconv from 'iconv-lite';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import type { LoggedRowIssue } from '../ports/error-log.js';
+import type { ImportRecord } from '../ports/import-record.js';
+import { decodeToUtf8, normalizeEncodingName } from '../readers/decode.js';
+import { openInput } from '../readers/decompress.js';
+import type { EngineContext } from './engine-context.js';
+
+/**
+ * The fix file of an import: its rejected records (errors, not warnings)
+ * in the file's own format, encoding, delimiter, line ends and column
+ * order, each record's text exactly as sent, with four columns added
+ * (`_line`, `_column`, `_code`, `_message`; several errors of one record
+ * joined with ` | `), so that a user corrects the values and uploads the
+ * file again. A definition ignores unknown fields by default, so the
+ * added columns are ignored on the way back in.
+ *
+ * The stored file is read again with the reader's settings (the encoding
+ * and delimiter detected the first time), records counted as the CSV
+ * reader counts them (blank lines skipped, the first other line the
+ * header). The engine keeps the stored file of an import with rejected
+ * records until the file store's retention removes it.
+ *
+ * TODO: CSV only. JSON, NDJSON and XML answer NOT_IMPLEMENTED; they would
+ * hand back the rejected records with an `_errors` member, which needs
+ * their readers to expose each record's source text.
+ *
+ * TODO: the rejected records' issues are gathered before streaming (the
+ * error log is in append order, not file order), so memory grows with
+ * the number of rejected records, though not with the file's size.
+ */
+export interface FixFile {
+  /** `text/csv; charset=...`. */
+  contentType: string;
+  fileName: string;
+  /** The file's bytes, in its encoding, streamed. */
+  body: AsyncIterable<Buffer>;
+}
+
+export const fixFileColumns = ['_line', '_column', '_code', '_message'];
+
+/** About this many characters are encoded and sent at a time. */
+const chunkChars = 64 * 1024;
+
+interface RejectedRecord {
+  line: number | undefined;
+  issues: LoggedRowIssue[];
+}
+
+export async function openFixFile(
+  engine: EngineContext,
+  record: ImportRecord,
+): Promise<FixFile> {
+  if (record.format !== 'csv') {
+    throw new ImportError(
+      ErrorCodes.NOT_IMPLEMENTED,
+      `a fix file is made for CSV imports only; import ${record.id} is ` +
+        `${record.format} (read its errors as JSON or CSV instead)`,
+      { details: { importId: record.id, format: record.format } },
+    );
+  }
+  if (record.state !== 'completed' && record.state !== 'failed') {
+    throw new ImportError(
+      ErrorCodes.INVALID_STATE,
+      `import ${record.id} is ${record.state}; a fix file is made once ` +
+        'it completed or failed',
+      { details: { importId: record.id, state: record.state } },
+    );
+  }
+
+  const rejected = await rejectedRecords(engine, record);
+  // Opened before any byte is sent, so a missing file is a clean answer.
+  const input = await engine.fileStore.open(record.fileKey);
+  const encoding = normalizeEncodingName(
+    record.detected.encoding ?? record.options.encoding ?? 'utf-8',
+  );
+  const delimiter = record.detected.delimiter ?? record.options.delimiter;
+  if (delimiter === undefined) {
+    input.destroy();
+    throw new ImportError(
+      ErrorCodes.INVALID_STATE,
+      `import ${record.id} was never read, so its delimiter is unknown`,
+      { details: { importId: record.id } },
+    );
+  }
+
+  const written = encoding === 'utf-16' ? 'utf-16le' : encoding;
+  return {
+    contentType: `text/csv; charset=${written}`,
+    fileName: fixFileName(record),
+    body: fixFileBody({ input, encoding: written, delimiter, rejected }),
+  };
+}
+
+// The error log's errors about the import's own records, by record.
+async function rejectedRecords(
+  engine: EngineContext,
+  record: ImportRecord,
+): Promise<Map<number, RejectedRecord>> {
+  const byRecord = new Map<number, RejectedRecord>();
+  let afterSeq: number | undefined;
+  for (;;) {
+    const page = await engine.errorLog.page(record.id, {
+      limit: 1000,
+      severity: 'error',
+      ...(afterSeq !== undefined && { afterSeq }),
+    });
+    for (const issue of page.items) {
+      const { recordNumber, line } = issue.position;
+      if (recordNumber < 1) continue;
+      if (issue.entity !== undefined && issue.entity !== record.entity) {
+        continue;
+      }
+      let entry = byRecord.get(recordNumber);
+      if (entry === undefined) {
+        entry = { line, issues: [] };
+        byRecord.set(recordNumber, entry);
+      }
+      entry.issues.push(issue);
+    }
+    if (page.nextAfterSeq === null) return byRecord;
+    afterSeq = page.nextAfterSeq;
+  }
+}
+
+interface BodyOptions {
+  input: Readable;
+  encoding: string;
+  delimiter: string;
+  rejected: ReadonlyMap<number, RejectedRecord>;
+}
+
+async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
+  const { input, encoding, delimiter, rejected } = options;
+  const decoded = decodeToUtf8(openInput(input).stream, { encoding });
+  const parser = new Parser({
+    delimiter,
+    record_delimiter: ['\r\n', '\n', '\r'],
+    raw: true,
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: false,
+    bom: false,
+  });
+  const feeder = Readable.from(decoded.chunks, { objectMode: false });
+  feeder.on('error', (error) => parser.destroy(error));
+  feeder.pipe(parser);
+
+  // UTF-16 is only read back reliably with its byte-order mark.
+  let pending = encoding.startsWith('utf-16') ? '\ufeff' : '';
+  let header = false;
+  let lineEnd = '\r\n';
+  let recordNumber = 0;
+  try {
+    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
+      const { record, raw } = parsed;
+      if (record.length === 1 && record[0] === '' && !raw.startsWith('"')) {
+        continue;
+      }
+      if (!header) {
+        header = true;
+        if (raw.endsWith('\n') && !raw.endsWith('\r\n')) lineEnd = '\n';
+        pending +=
+          withoutLineBreak(raw) +
+          fixFileColumns.map((name) => delimiter + name).join('') +
+          lineEnd;
+        continue;
+      }
+
+      recordNumber++;
+      const entry = rejected.get(recordNumber);
+      if (entry === undefined) continue;
+      const added = [
+        entry.line?.toString() ?? '',
+        entry.issues.map((issue) => issue.column ?? '').join(' | '),
+        entry.issues.map((issue) => issue.code).join(' | '),
+        entry.issues.map((issue) => issue.message).join(' | '),
+      ];
+      pending +=
+        withoutLineBreak(raw) +
+        added.map((value) => delimiter + csvField(value, delimiter)).join('') +
+        lineEnd;
+      if (pending.length >= chunkChars) {
+        yield iconv.encode(pending, encoding);
+        pending = '';
+      }
+    }
+    if (pending.length > 0) yield iconv.encode(pending, encoding);
+  } finally {
+    feeder.destroy();
+    parser.destroy();
+    input.destroy();
+  }
+}
+
+interface ParsedRecord {
+  record: string[];
+  raw: string;
+}
+
+// csv-parse's raw text ends with the first character of the record's
+// line break, when it has one.
+function withoutLineBreak(raw: string): string {
+  if (raw.endsWith('\r\n')) return raw.slice(0, -2);
+  return raw.endsWith('\r') || raw.endsWith('\n') ? raw.slice(0, -1) : raw;
+}
+
+function csvField(value: string, delimiter: string): string {
+  const quote =
+    value.includes('"') ||
+    value.includes('\r') ||
+    value.includes('\n') ||
+    value.includes(delimiter);
+  return quote ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function fixFileName(record: ImportRecord): string {
+  const base = (record.fileName ?? `import-${record.id}`).replace(
+    /\.(csv|txt)$/i,
+    '',
+  );
+  return `${base}-fix.csv`;
+}
