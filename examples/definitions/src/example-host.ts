@@ -124,6 +124,9 @@ export async function createExampleHost(
       errorLog: adapters.errorLog,
       fileStore: adapters.fileStore,
       logger,
+      // Keeps what each import changed, so `POST /imports/:id/revert` can
+      // undo it (for the core's default retention of 7 days).
+      keepBeforeImages: true,
       ...(config.maxUploadBytes !== undefined && {
         maxUploadBytes: config.maxUploadBytes,
       }),

@@ -155,6 +155,16 @@ export interface ImportsApi<File> {
   cancel(id: string, options?: RequestOptions): Promise<PublicImportRecord>;
   /** Queues a failed import again. */
   retry(id: string, options?: RequestOptions): Promise<PublicImportRecord>;
+  /** Undoes a completed import from its before-images. */
+  revert(id: string, options?: RequestOptions): Promise<PublicImportRecord>;
+  /**
+   * The rejected records in the file's own format, encoding and column
+   * order, with their errors in added columns: correct and upload again.
+   */
+  fixFile(
+    id: string,
+    options?: RequestOptions,
+  ): Promise<ReadableStream<Uint8Array>>;
 }
 
 export interface ErpImportClient<File> {
@@ -176,6 +186,7 @@ export const finalImportStates = [
   'completed',
   'failed',
   'cancelled',
+  'reverted',
 ] as const satisfies readonly ImportState[];
 
 export function isFinalImportState(state: ImportState): boolean {
@@ -391,6 +402,24 @@ export function buildClient<File>(
         { ...requestOf(route, { id }), idempotent: false, ...options },
         route.responses[202].schema,
       );
+    },
+
+    revert(id, options = {}) {
+      const route = routes.revertImport;
+      return transport.json(
+        { ...requestOf(route, { id }), idempotent: false, ...options },
+        route.responses[200].schema,
+      );
+    },
+
+    fixFile(id, options = {}) {
+      return transport.stream({
+        ...requestOf(routes.listImportErrors, { id }),
+        query: { format: 'original' },
+        accept: '*/*',
+        idempotent: true,
+        ...options,
+      });
     },
   };
 

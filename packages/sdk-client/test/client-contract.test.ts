@@ -394,4 +394,51 @@ describe('POST /imports/:id/cancel and /retry', () => {
     const refused = await rejectionOf(client.imports.retry(completed!.id));
     expect(refused).toMatchObject({ status: 409, code: 'INVALID_STATE' });
   });
+
+  it('reverts a completed import', async () => {
+    const csv =
+      'customerID,companyName,city\n' +
+      'REV01,Reverted One,Santos\n' +
+      'REV02,Reverted Two,Recife\n';
+    const accepted = await client.imports.create({
+      entity: 'customers',
+      file: Buffer.from(csv),
+    });
+    const done = await client.imports.wait(accepted.id, { intervalMs: 50 });
+    expect(done.counts).toMatchObject({ inserted: 2 });
+
+    const reverted = await client.imports.revert(accepted.id);
+    expect(reverted.state).toBe('reverted');
+    const rows = await stack.host.pool.query(
+      "SELECT count(*)::int AS n FROM customers WHERE customer_id LIKE 'REV%'",
+    );
+    expect(rows.rows[0].n).toBe(0);
+
+    const again = await rejectionOf(client.imports.revert(accepted.id));
+    expect(again).toMatchObject({ status: 409 });
+  });
+
+  it('downloads the fix file of rejected records', async () => {
+    const csv =
+      'customerID;companyName;city\r\n' +
+      'FIX01;Fine;Santos\r\n' +
+      'FIX02-TOO-LONG-KEY;Broken;Recife\r\n';
+    const accepted = await client.imports.create({
+      entity: 'customers',
+      file: Buffer.from(csv),
+    });
+    const done = await client.imports.wait(accepted.id, { intervalMs: 50 });
+    expect(done.counts).toMatchObject({ inserted: 1, rejected: 1 });
+
+    const stream = await client.imports.fixFile(accepted.id);
+    const text = await new Response(stream).text();
+    const lines = text.split('\r\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe(
+      'customerID;companyName;city;_line;_column;_code;_message',
+    );
+    expect(lines[1]).toMatch(
+      /^FIX02-TOO-LONG-KEY;Broken;Recife;3;customer_id;too_long;/,
+    );
+  });
 });

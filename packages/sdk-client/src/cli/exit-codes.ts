@@ -17,6 +17,8 @@ export const ExitCodes = {
   UNREACHABLE: 4,
   /** The import was cancelled. */
   CANCELLED: 5,
+  /** The import was applied, then reverted: its changes are undone. */
+  REVERTED: 6,
   /** A wrong command line: unknown option, missing --entity or URL. */
   USAGE: 64,
   /** The file to push cannot be read. */
@@ -40,6 +42,8 @@ export function exitCodeOf(record: PublicImportRecord): ExitCode {
       return ExitCodes.FAILED;
     case 'cancelled':
       return ExitCodes.CANCELLED;
+    case 'reverted':
+      return ExitCodes.REVERTED;
     case 'queued':
     case 'processing':
       return ExitCodes.NOT_FINISHED;
