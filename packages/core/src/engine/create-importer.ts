@@ -19,7 +19,7 @@ import {
   purgeExpiredBeforeImages,
   revertCompletedImport,
 } from './revert-completed-import.js';
-import { recoverStaleImports } from './stale-imports.js';
+import { durableStaleAfterMs, recoverStaleImports } from './stale-imports.js';
 
 const defaultProgressIntervalMs = 500;
 const maxProgressIntervalMs = 1000;
@@ -162,10 +162,17 @@ export function createImporter(options: CreateImporterOptions): Importer {
         { concurrency },
       );
 
-      // Only a queue that forgets jobs leaves imports no one will take.
-      const sweep = engine.queue.capabilities.durable
-        ? undefined
-        : startSweep(importer, logger, workerOptions.staleAfterMs);
+      // A queue that forgets jobs leaves imports no one will take; a
+      // durable one does too once a job's last attempt dies, so its sweep
+      // waits for every redelivery it could still make first.
+      const staleAfterMs = workerOptions.staleAfterMs ?? defaultStaleAfterMs;
+      const sweep = startSweep(
+        importer,
+        logger,
+        engine.queue.capabilities.durable
+          ? durableStaleAfterMs(engine, staleAfterMs)
+          : staleAfterMs,
+      );
 
       const worker: ImportWorker = {
         async stop() {

@@ -509,15 +509,40 @@ async function completeAlreadyApplied(
   options: RunOptions,
   result: ApplyResult,
 ): Promise<ImportRecord> {
-  const { record, previous } = options;
-  const loaded = Object.values(result.counts);
+  const done = await completeFromLedger(
+    engine,
+    options.record,
+    options.previous.progress,
+    result.counts,
+  );
+  if (!done) {
+    throw new ImportError(
+      ErrorCodes.INVALID_STATE,
+      'the import stopped being processing before it completed',
+    );
+  }
+  return done;
+}
+
+/**
+ * Marks completed an import the ledger says was applied, with the counts
+ * the ledger kept. Rejected records come from the progress the attempt
+ * wrote (when it got as far as merging) or from the error log.
+ */
+export async function completeFromLedger(
+  engine: EngineContext,
+  record: ImportRecord,
+  progressBefore: ImportProgress,
+  ledgerCounts: ApplyResult['counts'],
+): Promise<ImportRecord | undefined> {
+  const loaded = Object.values(ledgerCounts);
   const sum = (pick: (c: (typeof loaded)[number]) => number) =>
     loaded.reduce((total, entry) => total + pick(entry), 0);
   const finalProgress =
-    previous.progress.phase === 'merging' || previous.progress.phase === 'done';
+    progressBefore.phase === 'merging' || progressBefore.phase === 'done';
   // Rows the database refused are in the ledger's counts, not progress.
   const rejected = finalProgress
-    ? previous.progress.recordsRejected + sum((c) => c.rejected ?? 0)
+    ? progressBefore.recordsRejected + sum((c) => c.rejected ?? 0)
     : (await engine.errorLog.count(record.id)).errors;
 
   const counts: ImportCounts = {
@@ -540,30 +565,19 @@ async function completeAlreadyApplied(
     counts.rejected;
 
   const now = new Date().toISOString();
-  const done = await engine.statusStore.transition(
-    record.id,
-    ['processing', 'failed'],
-    {
-      state: 'completed',
-      counts,
-      failure: null,
-      finishedAt: now,
-      progress: {
-        ...previous.progress,
-        recordsRead: counts.read,
-        recordsRejected: rejected,
-        phase: 'done',
-        updatedAt: now,
-      },
+  return engine.statusStore.transition(record.id, ['processing', 'failed'], {
+    state: 'completed',
+    counts,
+    failure: null,
+    finishedAt: now,
+    progress: {
+      ...progressBefore,
+      recordsRead: counts.read,
+      recordsRejected: rejected,
+      phase: 'done',
+      updatedAt: now,
     },
-  );
-  if (!done) {
-    throw new ImportError(
-      ErrorCodes.INVALID_STATE,
-      'the import stopped being processing before it completed',
-    );
-  }
-  return done;
+  });
 }
 
 async function markFailed(

@@ -284,6 +284,17 @@ async function startThread(data: ParseThreadData): Promise<StartedThread> {
 }
 
 /**
+ * The thread makes garbage fast and V8 lets an unbounded heap grow by a
+ * hundred megabytes before collecting; a ceiling makes it collect sooner.
+ * 64 MB of old generation still holds a record at the CSV reader's 16 MiB
+ * limit.
+ */
+const parseThreadLimits = {
+  maxYoungGenerationSizeMb: 32,
+  maxOldGenerationSizeMb: 64,
+};
+
+/**
  * The thread runs `parse-thread` from next to this module: the built
  * `.js` or `.cjs` file in a package, or the TypeScript source in this
  * repository's development and tests, loaded through tsx (a worker does
@@ -297,22 +308,18 @@ function createParseWorker(data: ParseThreadData): Worker {
     const code =
       `import(${JSON.stringify(tsx)})` +
       `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-    return new Worker(code, { eval: true, workerData: data });
+    return new Worker(code, {
+      eval: true,
+      workerData: data,
+      resourceLimits: parseThreadLimits,
+    });
   }
   const file = here.endsWith('.cjs')
     ? './parse-thread.cjs'
     : './parse-thread.js';
   return new Worker(new URL(file, here), {
     workerData: data,
-    // The thread makes garbage fast and V8 lets an unbounded heap grow
-    // by a hundred megabytes before collecting; a ceiling makes it
-    // collect sooner. 64 MB still holds a record at the CSV reader's
-    // 16 MiB limit.
-    // TODO: the development path (tsx, above) runs without the ceiling.
-    resourceLimits: {
-      maxYoungGenerationSizeMb: 32,
-      maxOldGenerationSizeMb: 64,
-    },
+    resourceLimits: parseThreadLimits,
   });
 }
 

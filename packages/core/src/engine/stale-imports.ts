@@ -1,6 +1,8 @@
 import { ErrorCodes } from '../errors/import-error.js';
+import { findAppliedImport } from '../loader/ledger.js';
 import type { ImportRecord, ImportState } from '../ports/import-record.js';
 import type { EngineContext } from './engine-context.js';
+import { completeFromLedger } from './process-import.js';
 
 // About when this process started: core is loaded before any importer.
 const processStartedAt = new Date().toISOString();
@@ -11,10 +13,28 @@ const processStartedAt = new Date().toISOString();
 const restartGraceMs = 5_000;
 
 /**
+ * How long an import may stay silent in `processing` behind a durable
+ * queue before the sweep calls it lost: long enough for the queue to hand
+ * a dead worker's job to another worker on every attempt it has left.
+ * A live worker writes progress at least once a second, so only an import
+ * whose job the queue gave up on (its last attempt died) stays silent
+ * this long.
+ */
+export function durableStaleAfterMs(
+  engine: EngineContext,
+  staleAfterMs: number,
+): number {
+  const { redeliveryAfterMs, maxAttempts } = engine.queue.capabilities;
+  const redelivery = redeliveryAfterMs ?? 10 * staleAfterMs;
+  return Math.max(staleAfterMs, 2 * redelivery * Math.max(1, maxAttempts));
+}
+
+/**
  * Finds the imports no worker will finish and marks them failed with
- * WORKER_LOST (see `Importer.recoverStale`). Each is a compare-and-set on
- * the state it was found in, so an import that moved on meanwhile is left
- * alone.
+ * WORKER_LOST (see `Importer.recoverStale`). An import the ledger shows
+ * applied (its worker died between COMMIT and the status write) is marked
+ * completed instead. Each is a compare-and-set on the state it was found
+ * in, so an import that moved on meanwhile is left alone.
  */
 export async function recoverStaleImports(
   engine: EngineContext,
@@ -48,6 +68,14 @@ export async function recoverStaleImports(
 
   const failed: ImportRecord[] = [];
   for (const record of lost) {
+    if (record.state === 'processing') {
+      const applied = await appliedCounts(engine, record.id);
+      if (applied) {
+        await completeFromLedger(engine, record, record.progress, applied);
+        continue;
+      }
+    }
+
     const finishedAt = new Date().toISOString();
     const result = await statusStore.transition(record.id, [record.state], {
       state: 'failed',
@@ -94,5 +122,18 @@ async function* recordsIn(
     yield* page.items;
     if (page.nextCursor === null) return;
     cursor = page.nextCursor;
+  }
+}
+
+/** The ledger's counts of an applied import, or undefined. */
+async function appliedCounts(engine: EngineContext, importId: string) {
+  const client = await engine.database.connect();
+  try {
+    return await findAppliedImport(client, engine.ledgerSchema, importId);
+  } catch {
+    // No ledger yet means nothing was ever applied in this database.
+    return undefined;
+  } finally {
+    client.release();
   }
 }
