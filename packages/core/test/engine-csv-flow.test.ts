@@ -292,6 +292,13 @@ describe('engine, CSV end to end', () => {
       expect([...counts].sort((a, b) => a - b)).toEqual(counts);
       expect(reading.every((p) => p.bytesTotal === record.byteSize)).toBe(true);
       expect(reading.at(-1)?.bytesRead).toBeGreaterThan(0);
+      // The MERGE of 200,000 rows takes longer than one progress interval:
+      // the status shows it, after reading and before done.
+      const phases = harness.progressWrites.map((progress) => progress.phase);
+      expect(phases).toContain('merging');
+      expect(phases.lastIndexOf('reading')).toBeLessThan(
+        phases.indexOf('merging'),
+      );
       const { rows: count } = await pool.query(
         'SELECT count(*)::int AS n FROM items',
       );

@@ -175,4 +175,27 @@ describe('engine on redelivery', () => {
       code: 'NOT_FOUND',
     });
   });
+
+  it('leaves an import whose job was taken back to the worker that has it now', async () => {
+    // The queue took the job back (a lost lock) during the last attempt:
+    // another worker holds it, so this attempt must not fail the import.
+    const importer = importerWith({ maxAttempts: 1 });
+    const { record } = await importer.enqueue({
+      tenant: 'acme',
+      entity: 'items',
+      format: 'csv',
+      body: Readable.from([Buffer.from('sku,name,qty\nQ-5,Fita,5\n')]),
+    });
+    const lock = new AbortController();
+    lock.abort(new Error('the lock was lost'));
+
+    await expect(
+      importer.process(record.id, { attempt: 1, signal: lock.signal }),
+    ).rejects.toBeDefined();
+    expect((await importer.get('acme', record.id)).state).toBe('processing');
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS n FROM items WHERE sku = 'Q-5'",
+    );
+    expect(rows[0]).toEqual({ n: 0 });
+  });
 });

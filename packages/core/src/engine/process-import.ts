@@ -81,13 +81,18 @@ export async function processImport(
       context !== undefined &&
       context.attempt < engine.queue.capabilities.maxAttempts;
     // After COMMIT only the status write failed: the next delivery finds
-    // the import in the ledger and marks it completed.
-    // TODO: with no attempt left such an import stays in `processing` and
-    // a sweep will call it lost although it was applied; the sweep cannot
-    // read the ledger yet.
-    if (run.committed || (attemptsLeft && isRetryableFailure(failure))) {
+    // the import in the ledger and marks it completed (with no attempt
+    // left, the worker's sweep does, from the ledger too).
+    // A job the queue took back (a lost lock) belongs to another worker
+    // now: this attempt says nothing about the import's outcome.
+    const takenBack = context?.signal.aborted === true;
+    if (
+      run.committed ||
+      takenBack ||
+      (attemptsLeft && isRetryableFailure(failure))
+    ) {
       logger.warn(
-        { error: failure.toJSON(), committed: run.committed },
+        { error: failure.toJSON(), committed: run.committed, takenBack },
         'import interrupted; left for the next delivery',
       );
       throw failure;
@@ -262,6 +267,7 @@ async function runImport(
       definitions,
       rows: source.rows,
       ledgerSchema: engine.ledgerSchema,
+      onMergeStart: () => progress.setPhase('merging'),
       // Mode, scope, export timestamp: what the request asked, checked
       // again against the definition by the loader.
       load: record.options,

@@ -56,8 +56,8 @@ export interface OpenRowSourceOptions {
 }
 
 /** Batches a thread may send ahead; each holds about `batchChars`. */
-const threadCredits = 4;
-const batchChars = 256 * 1024;
+const threadCredits = Number(process.env.XPT_CREDITS ?? 4);
+const batchChars = Number(process.env.XPT_BATCH ?? 256 * 1024);
 
 // Set once a thread failed to start: the rest of the process reads in
 // its own thread rather than failing every import.
@@ -290,8 +290,8 @@ async function startThread(data: ParseThreadData): Promise<StartedThread> {
  * limit.
  */
 const parseThreadLimits = {
-  maxYoungGenerationSizeMb: 32,
-  maxOldGenerationSizeMb: 64,
+  maxYoungGenerationSizeMb: Number(process.env.XPT_YOUNG ?? 32),
+  maxOldGenerationSizeMb: Number(process.env.XPT_OLD ?? 64),
 };
 
 /**

@@ -124,6 +124,8 @@ export interface ApplyImportOptions {
   ledgerSchema?: string;
   /** Receives the warnings (superseded duplicate keys) in batches. */
   onIssues?: (issues: RowIssue[]) => Promise<void>;
+  /** Told when every row is staged and merging begins (for progress). */
+  onMergeStart?: () => void;
   /**
    * Runs inside the transaction after the ledger row is written and
    * before COMMIT; the engine marks the import completed here. Throwing
@@ -265,6 +267,7 @@ export async function applyImport(
       });
       const copyMs = elapsedSince(copyStart);
       logger.debug({ staged, copyMs }, 'rows staged');
+      options.onMergeStart?.();
 
       const mergeStart = performance.now();
       const counts: Record<string, EntityCounts> = {};
