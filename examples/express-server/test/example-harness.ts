@@ -25,12 +25,15 @@ export function sharedData(name: string): string {
 export const tokens = new Map([
   ['token-a', 'tenant-a'],
   ['token-b', 'tenant-b'],
+  ['token-c', 'tenant-c'],
 ]);
 
 /**
  * The example server and a worker in this process, on a test database:
  * what `npm start` in examples/express-server and examples/worker build,
- * without the processes.
+ * without the processes. The SDK client's tests run against it too
+ * (`@erp-import/example-express-server/test-harness`), so the client is
+ * tested against the real host, not a stand-in.
  */
 export interface RunningExample {
   baseUrl: string;
@@ -44,6 +47,9 @@ export interface RunningExample {
   /** Polls until the import ends, and answers its last record. */
   finish(id: string, token?: string): Promise<PublicImportRecord>;
   errors(id: string, token?: string): Promise<ImportErrorPage>;
+  /** Stops the worker, so an import stays queued. */
+  pauseWorker(): Promise<void>;
+  resumeWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -66,7 +72,7 @@ export async function startExample(
     '127.0.0.1',
   );
   await new Promise((resolve) => server.once('listening', resolve));
-  const worker: ImportWorker = await host.importer.startWorker({
+  let worker: ImportWorker | undefined = await host.importer.startWorker({
     concurrency: 2,
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -103,8 +109,15 @@ export async function startExample(
       });
       return (await response.json()) as ImportErrorPage;
     },
+    async pauseWorker() {
+      await worker?.stop();
+      worker = undefined;
+    },
+    async resumeWorker() {
+      worker ??= await host.importer.startWorker({ concurrency: 2 });
+    },
     async close() {
-      await worker.stop();
+      await worker?.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await host.close();

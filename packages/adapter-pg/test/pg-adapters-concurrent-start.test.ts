@@ -1,8 +1,8 @@
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgAdapters, type PgAdapters } from '../src/index.js';
-import { createTestPool } from './helpers.js';
 
 // A server and a worker starting at the same moment on a fresh database
 // once collided inside pg-boss's CREATE SCHEMA (duplicate pg_namespace).

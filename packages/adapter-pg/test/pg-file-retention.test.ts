@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { sampleImportRecord, waitFor } from '@erp-import/core/testing';
 import type { ImportRecord } from '@erp-import/core';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgAdapters, type PgAdapters } from '../src/index.js';
-import { createTestPool } from './helpers.js';
 
 const database = useTestDatabase('adapter_pg_retention');
 let pool: pg.Pool;

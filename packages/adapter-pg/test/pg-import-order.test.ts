@@ -5,6 +5,11 @@ import {
   type ImportWorker,
 } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
+import {
+  definitions,
+  snapshotsTableSql,
+} from '@erp-import/dev-services/import-fixtures';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +19,6 @@ import {
   type PgAdapters,
   type PgQueue,
 } from '../src/index.js';
-import { definitions, snapshotsTableSql } from './fixtures/definitions.js';
-import { createTestPool } from './helpers.js';
 
 const database = useTestDatabase('adapter_pg_order');
 const snapshots = 20;

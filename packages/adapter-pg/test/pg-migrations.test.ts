@@ -1,8 +1,8 @@
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../src/index.js';
-import { createTestPool } from './helpers.js';
 import { migrations } from '../src/migrations.js';
 
 const database = useTestDatabase('adapter_pg_migrations');

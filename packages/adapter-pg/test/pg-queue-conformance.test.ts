@@ -1,9 +1,9 @@
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { describeQueueConformance } from '@erp-import/core/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { createPgQueue } from '../src/index.js';
-import { createTestPool } from './helpers.js';
 
 const database = useTestDatabase('adapter_pg_queue');
 let pool: pg.Pool;

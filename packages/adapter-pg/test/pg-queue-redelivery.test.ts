@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import {
+  startChild,
+  type ChildWorker,
+} from '@erp-import/dev-services/child-processes';
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { createLatch, waitFor } from '@erp-import/core/testing';
 import type { ImportJob, QueueConsumer } from '@erp-import/core';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPgQueue, type PgQueue } from '../src/index.js';
-import { createTestPool, startChild, type ChildWorker } from './helpers.js';
 
 const database = useTestDatabase('adapter_pg_redelivery');
 const workerScript = fileURLToPath(

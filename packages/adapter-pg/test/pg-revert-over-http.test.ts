@@ -1,6 +1,7 @@
 import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import {
   createImporter,
@@ -12,7 +13,6 @@ import { createImportRouter } from '@erp-import/core/express';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgAdapters, type PgAdapters } from '../src/index.js';
-import { createTestPool } from './helpers.js';
 
 // `POST /imports/:id/revert` with the PostgreSQL stores: the revert and
 // the `reverted` state commit in one transaction, a second revert is a

@@ -1,9 +1,9 @@
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { sampleImportRecord } from '@erp-import/core/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgStatusStore, migrate } from '../src/index.js';
-import { createTestPool } from './helpers.js';
 
 const database = useTestDatabase('adapter_pg_status_tx');
 let pool: pg.Pool;

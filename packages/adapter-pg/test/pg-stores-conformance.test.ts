@@ -1,3 +1,4 @@
+import { createTestPool } from '@erp-import/dev-services/engine-harness';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import {
   describeErrorLogConformance,
@@ -12,7 +13,6 @@ import {
   createPgStatusStore,
   migrate,
 } from '../src/index.js';
-import { createTestPool } from './helpers.js';
 
 // One database for the file, migrated once; the suites keep their tests
 // apart with fresh tenants, import ids and keys.

@@ -3,20 +3,13 @@
 // attempt's staged rows be merged with the next attempt's.
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createImporter, type Importer } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
+import { waitForLine } from '@erp-import/dev-services/child-processes';
+import { waitForCompleted } from '@erp-import/dev-services/engine-harness';
+import { itemsTableSql } from '@erp-import/dev-services/import-fixtures';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgAdapters, type PgAdapters } from '../src/index.js';
-import { definitions, itemsTableSql } from './fixtures/definitions.js';
-import {
-  createTestPool,
-  importWorkerScript,
-  startChild,
-  waitForLine,
-  type ChildWorker,
-} from './helpers.js';
+import { openEngineHarness, type EngineHarness } from './engine-harness.js';
 
 const caseDir = fileURLToPath(
   new URL(
@@ -29,41 +22,27 @@ const caseDir = fileURLToPath(
 const redeliveryAfterSeconds = 10;
 
 const database = useTestDatabase('case19_orphaned_lock');
-let pool: pg.Pool;
-let adapters: PgAdapters;
-let importer: Importer;
-const children: ChildWorker[] = [];
+let harness: EngineHarness;
 
 beforeAll(async () => {
-  pool = createTestPool(database.url, 4);
-  await pool.query(itemsTableSql);
-  adapters = await createPgAdapters({
-    pool,
-    queue: { redeliveryAfterSeconds, pollIntervalSeconds: 0.5, maxAttempts: 3 },
+  harness = await openEngineHarness({
+    databaseUrl: database.url,
+    redeliveryAfterSeconds,
+    maxAttempts: 3,
+    setupSql: [itemsTableSql],
   });
-  importer = createImporter({ definitions, database: pool, ...adapters });
 });
 
 afterAll(async () => {
-  await Promise.all(children.map((child) => child.kill()));
-  await adapters.close();
-  await pool.end();
+  await harness?.close();
 });
-
-const worker = (env: Record<string, string> = {}) => {
-  const child = startChild(importWorkerScript, {
-    DATABASE_URL: database.url,
-    REDELIVERY_AFTER_SECONDS: String(redeliveryAfterSeconds),
-    ...env,
-  });
-  children.push(child);
-  return child;
-};
 
 describe('case 19: a worker SIGKILLed between staging and MERGE', () => {
   it('is taken up again within the bound and applied once', async () => {
-    const doomed = worker({ FAULT: 'kill-before-merge' });
-    await waitForLine(doomed, 'ready');
+    const { importer, pool, adapters } = harness;
+    const [doomed] = await harness.startWorkers(1, {
+      FAULT: 'kill-before-merge',
+    });
 
     const { record } = await importer.enqueue({
       tenant: 'acme',
@@ -73,8 +52,8 @@ describe('case 19: a worker SIGKILLed between staging and MERGE', () => {
       fileName: 'items.csv',
       idempotencyKey: 'import-run-0002',
     });
-    await waitForLine(doomed, 'merging');
-    await waitFor(() => doomed.process.signalCode === 'SIGKILL', {
+    await waitForLine(doomed!, 'merging');
+    await waitFor(() => doomed!.process.signalCode === 'SIGKILL', {
       description: 'the worker to die',
     });
 
@@ -84,20 +63,13 @@ describe('case 19: a worker SIGKILLed between staging and MERGE', () => {
 
     // A new worker a second later; the job comes back within the bound.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const rescuer = worker();
-    await waitForLine(rescuer, 'ready');
+    const [rescuer] = await harness.startWorkers(1);
     await waitForLine(
-      rescuer,
+      rescuer!,
       `taken ${record.id} 2`,
       adapters.queue.capabilities.redeliveryAfterMs ?? 0,
     );
-    const done = await waitFor(
-      async () => {
-        const current = await importer.get('acme', record.id);
-        return current.state === 'completed' && current;
-      },
-      { timeoutMs: 30_000, description: 'completion' },
-    );
+    const done = await waitForCompleted(importer, record, 30_000);
 
     expect(
       (await pool.query('SELECT sku, name, qty FROM items ORDER BY sku')).rows,

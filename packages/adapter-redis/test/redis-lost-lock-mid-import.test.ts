@@ -1,14 +1,14 @@
 import { Redis } from 'ioredis';
 import type { ImportWorker } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
-import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  itemsCsv,
-  openEngineHarness,
-  type EngineHarness,
-} from './engine-harness.js';
-import { itemsTableSql } from './fixtures/definitions.js';
+  enqueueItems,
+  expectOneSetOfErrors,
+} from '@erp-import/dev-services/engine-harness';
+import { itemsTableSql } from '@erp-import/dev-services/import-fixtures';
+import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { afterAll, expect, it } from 'vitest';
+import { useEngineHarness } from './engine-harness.js';
 import { describeWithRedis, uniquePrefix } from './redis-test-support.js';
 
 const database = useTestDatabase('adapter_redis_lost_lock');
@@ -17,37 +17,27 @@ const rowCount = 300_000;
 const badEvery = 10;
 
 describeWithRedis('an import whose worker loses its lock', (redisUrl) => {
-  let harness: EngineHarness;
+  const harness = useEngineHarness({
+    database,
+    redisUrl,
+    prefix,
+    lockDurationMs: 2_000,
+    stalledIntervalMs: 1_000,
+    setupSql: [itemsTableSql],
+  });
   let worker: ImportWorker | undefined;
 
-  beforeAll(async () => {
-    harness = await openEngineHarness({
-      databaseUrl: database.url,
-      redisUrl: redisUrl(),
-      prefix,
-      lockDurationMs: 2_000,
-      stalledIntervalMs: 1_000,
-      setupSql: [itemsTableSql],
-    });
-  });
-
+  // Registered after the harness, so it runs before the harness closes.
   afterAll(async () => {
     await worker?.stop();
-    await harness?.close();
   });
 
   it('is aborted, taken back, and applied once with one set of errors', async () => {
-    const { importer, count } = harness;
+    const { importer } = harness();
     // The worker runs in this process, on the same queue object.
     worker = await importer.startWorker({ concurrency: 1 });
 
-    const { record } = await importer.enqueue({
-      tenant: 'acme',
-      entity: 'items',
-      format: 'csv',
-      body: itemsCsv(rowCount, badEvery),
-      fileName: 'items.csv',
-    });
+    const record = await enqueueItems(importer, rowCount, badEvery);
     await waitFor(
       async () =>
         (await importer.get('acme', record.id)).progress.recordsRead > 0,
@@ -71,24 +61,7 @@ describeWithRedis('an import whose worker loses its lock', (redisUrl) => {
       },
       { timeoutMs: 120_000, intervalMs: 200, description: 'the end' },
     );
-    const bad = rowCount / badEvery;
     expect(done).toMatchObject({ state: 'completed', attempts: 2 });
-    expect(done.counts).toMatchObject({
-      read: rowCount,
-      inserted: rowCount - bad,
-      rejected: bad,
-    });
-    expect(await harness.adapters.errorLog.count(record.id)).toEqual({
-      errors: bad,
-      warnings: 0,
-    });
-    expect(await count('SELECT count(*) AS n FROM items')).toBe(rowCount - bad);
-    expect(
-      await count(
-        `SELECT count(*) AS n FROM erp_import.applied_imports
-          WHERE import_id = $1`,
-        [record.id],
-      ),
-    ).toBe(1);
+    await expectOneSetOfErrors(harness(), done, { rowCount, badEvery });
   }, 180_000);
 });

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import type { ImportRecord } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
+import { snapshotsTableSql } from '@erp-import/dev-services/import-fixtures';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openEngineHarness, type EngineHarness } from './engine-harness.js';
-import { snapshotsTableSql } from './fixtures/definitions.js';
+import { expect, it } from 'vitest';
+import { useEngineHarness } from './engine-harness.js';
 import { describeWithRedis, uniquePrefix } from './redis-test-support.js';
 
 const database = useTestDatabase('adapter_redis_ordering');
@@ -21,26 +21,18 @@ function snapshot(version: number): Readable {
 }
 
 describeWithRedis('Redis queue: order per tenant and entity', (redisUrl) => {
-  let harness: EngineHarness;
-
-  beforeAll(async () => {
-    harness = await openEngineHarness({
-      databaseUrl: database.url,
-      redisUrl: redisUrl(),
-      prefix: uniquePrefix('ordering'),
-      lockDurationMs: 10_000,
-      stalledIntervalMs: 5_000,
-      setupSql: [snapshotsTableSql],
-    });
-  });
-
-  afterAll(async () => {
-    await harness?.close();
+  const harness = useEngineHarness({
+    database,
+    redisUrl,
+    prefix: uniquePrefix('ordering'),
+    lockDurationMs: 10_000,
+    stalledIntervalMs: 5_000,
+    setupSql: [snapshotsTableSql],
   });
 
   it('applies 20 snapshots of one entity in enqueue order on 4 workers', async () => {
-    const { importer, pool } = harness;
-    await harness.startWorkers(4);
+    const { importer, pool, workers } = harness();
+    await harness().startWorkers(4);
 
     const enqueued: string[] = [];
     for (let version = 1; version <= snapshotCount; version += 1) {
@@ -97,7 +89,7 @@ describeWithRedis('Redis queue: order per tenant and entity', (redisUrl) => {
 
     // The four workers shared the work (a key's jobs are not pinned to
     // one worker), which is what makes the order worth testing.
-    const takers = harness.workers.filter((worker) =>
+    const takers = workers.filter((worker) =>
       worker.lines.some((line) => line.startsWith('taken ')),
     );
     expect(takers.length).toBeGreaterThan(1);

@@ -3,8 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import type { ImportJob, ImportQueue, QueueConsumer } from '@erp-import/core';
 import { waitFor } from '@erp-import/core/testing';
+import {
+  startChild,
+  type ChildWorker,
+} from '@erp-import/dev-services/child-processes';
 import { createRedisQueue } from '../src/index.js';
-import { startChild, type ChildWorker } from './child-process.js';
 import {
   deleteKeys,
   describeWithRedis,

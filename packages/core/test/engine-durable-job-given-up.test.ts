@@ -4,6 +4,7 @@ import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import type { CoercedRow } from '../src/coercion/coerced-row.js';
 import {
   applyImport,
+  createDefinitionRegistry,
   createImporter,
   createMemoryErrorLog,
   createMemoryFileStore,
@@ -117,7 +118,7 @@ describe('a durable queue that gave up on a job', () => {
       await statusStore.create(record);
     }
     const importer = createImporter({
-      definitions: [definition],
+      definitions: createDefinitionRegistry([definition]),
       database: pool,
       queue: durableQueue(),
       statusStore,

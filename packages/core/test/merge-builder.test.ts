@@ -96,20 +96,9 @@ WHEN NOT MATCHED THEN
   INSERT ("tenant_id", "sku", "price", "updated_at")
   VALUES (s."tenant_id", s."sku", s."price", s."updated_at")`;
 
+// The same MERGE, indented inside a CTE that counts what it did.
 const mergeReturningSql = `WITH merged AS (
-  MERGE INTO "sales"."Price List" AS t
-  USING pg_temp."erp_import_staging_0" AS s
-  ON t."tenant_id" = s."tenant_id" AND t."sku" = s."sku"
-  WHEN MATCHED AND (
-    t."price" IS DISTINCT FROM s."price"
-    OR t."updated_at" IS DISTINCT FROM s."updated_at"
-  ) THEN
-    UPDATE SET
-      "price" = s."price",
-      "updated_at" = s."updated_at"
-  WHEN NOT MATCHED THEN
-    INSERT ("tenant_id", "sku", "price", "updated_at")
-    VALUES (s."tenant_id", s."sku", s."price", s."updated_at")
+${mergeSql.replace(/^/gm, '  ')}
   RETURNING merge_action() AS "action"
 )
 SELECT

@@ -6,6 +6,13 @@ import {
   startEngineHarness,
   type EngineHarness,
 } from './engine-import-harness.js';
+import {
+  issuePlaces,
+  orderLineColumns,
+  recreateOrderTables,
+  storedLines,
+  xmlOrdersDefinition,
+} from './order-lines-fixtures.js';
 
 // A parent record rejected, by the reader or by a column type, takes its
 // children with it, each logged as `parent_rejected` and counted in its
@@ -13,32 +20,7 @@ import {
 // Errors name where they are: the record number (per entity) and path in
 // JSON, the element path with its indexes and the line in XML.
 
-const lineColumns = [
-  { name: 'order_number', type: 'text', fromParent: 'order_number' },
-  { name: 'line_no', type: 'integer', ordinal: true },
-  { name: 'sku', type: 'text', path: 'Sku', nullable: false },
-  { name: 'qty', type: 'integer', path: 'Qty', nullable: false },
-] as const;
-
-const xmlOrders: ImportDefinitionInput = {
-  entity: 'xml_orders',
-  table: 'orders',
-  key: ['order_number'],
-  records: { xmlPath: '/Orders/Order' },
-  columns: [
-    { name: 'order_number', type: 'text', path: '@number' },
-    { name: 'customer_code', type: 'text', path: 'Customer', nullable: false },
-  ],
-  children: [
-    {
-      entity: 'xml_order_lines',
-      table: 'order_lines',
-      path: 'Lines/Line',
-      key: ['order_number', 'line_no'],
-      columns: [...lineColumns],
-    },
-  ],
-};
+const xmlOrders = xmlOrdersDefinition('xml_orders', 'xml_order_lines');
 
 const jsonOrders: ImportDefinitionInput = {
   entity: 'json_orders',
@@ -54,7 +36,7 @@ const jsonOrders: ImportDefinitionInput = {
       table: 'order_lines',
       path: 'details',
       key: ['order_number', 'line_no'],
-      columns: [...lineColumns],
+      columns: [...orderLineColumns],
     },
   ],
 };
@@ -74,33 +56,8 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await pool.query(`
-    DROP TABLE IF EXISTS order_lines, orders;
-    CREATE TABLE orders (
-      order_number  text PRIMARY KEY,
-      customer_code text NOT NULL
-    );
-    CREATE TABLE order_lines (
-      order_number text    NOT NULL REFERENCES orders,
-      line_no      integer NOT NULL,
-      sku          text    NOT NULL,
-      qty          integer NOT NULL,
-      PRIMARY KEY (order_number, line_no)
-    );
-  `);
+  await recreateOrderTables(pool, { linesReferenceOrders: true });
 });
-
-async function storedLines(): Promise<unknown[]> {
-  const result = await pool.query(
-    'SELECT order_number, line_no, sku, qty FROM order_lines ORDER BY 1, 2',
-  );
-  return result.rows.map((row) => [
-    row.order_number,
-    row.line_no,
-    row.sku,
-    row.qty,
-  ]);
-}
 
 describe('a rejected parent takes its children with it', () => {
   it('in XML, whether the reader or a column type rejects it', async () => {
@@ -143,18 +100,10 @@ describe('a rejected parent takes its children with it', () => {
         xml_order_lines: { read: 5, inserted: 1, rejected: 4 },
       },
     });
-    expect(await storedLines()).toEqual([['PO-C', 1, 'C-1', 3]]);
+    expect(await storedLines(pool)).toEqual([['PO-C', 1, 'C-1', 3]]);
 
     const errors = await harness.errors(record);
-    expect(
-      errors.map((issue) => [
-        issue.entity ?? null,
-        issue.code,
-        issue.position.recordNumber,
-        issue.position.path,
-        issue.position.line,
-      ]),
-    ).toEqual([
+    expect(issuePlaces(errors)).toEqual([
       [null, 'required', 1, '/Orders/Order[1]', 3],
       [
         'xml_order_lines',
@@ -216,18 +165,10 @@ describe('a rejected parent takes its children with it', () => {
         json_order_lines: { read: 4, inserted: 1, rejected: 3 },
       },
     });
-    expect(await storedLines()).toEqual([['J-1', 1, 'J1-1', 1]]);
+    expect(await storedLines(pool)).toEqual([['J-1', 1, 'J1-1', 1]]);
 
     const errors = await harness.errors(record);
-    expect(
-      errors.map((issue) => [
-        issue.entity ?? null,
-        issue.code,
-        issue.position.recordNumber,
-        issue.position.path,
-        issue.position.line,
-      ]),
-    ).toEqual([
+    expect(issuePlaces(errors)).toEqual([
       ['json_order_lines', expect.any(String), 2, '$[0].details[1]', 2],
       [null, 'required', 2, '$[1]', 4],
       ['json_order_lines', 'parent_rejected', 3, '$[1].details[0]', 4],

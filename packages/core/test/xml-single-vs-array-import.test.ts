@@ -1,48 +1,23 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import type { ImportDefinitionInput } from '../src/index.js';
 import {
   startEngineHarness,
   type EngineHarness,
 } from './engine-import-harness.js';
+import {
+  recreateOrderTables,
+  storedLines,
+  storedOrders,
+  xmlOrdersDefinition,
+  xmlSingleVsArrayCase,
+} from './order-lines-fixtures.js';
 
 // Case 11 through the whole engine into PostgreSQL: an order with one
 // <Line> gets one line, an empty <Lines/> none (no bogus empty line), a
 // file with a single <Order> one order; orders and lines land in their
 // own tables in one import.
-
-const caseDirectory = fileURLToPath(
-  new URL('../../../../shared/cases/11-xml-single-vs-array/', import.meta.url),
-);
-
-const orders: ImportDefinitionInput = {
-  entity: 'orders',
-  table: 'orders',
-  key: ['order_number'],
-  records: { xmlPath: '/Orders/Order' },
-  columns: [
-    { name: 'order_number', type: 'text', path: '@number' },
-    { name: 'customer_code', type: 'text', path: 'Customer', nullable: false },
-  ],
-  children: [
-    {
-      entity: 'order_lines',
-      table: 'order_lines',
-      path: 'Lines/Line',
-      key: ['order_number', 'line_no'],
-      columns: [
-        { name: 'order_number', type: 'text', fromParent: 'order_number' },
-        // line_no: the 1-based position of <Line> within its order.
-        { name: 'line_no', type: 'integer', ordinal: true },
-        { name: 'sku', type: 'text', path: 'Sku', nullable: false },
-        { name: 'qty', type: 'integer', path: 'Qty', nullable: false },
-      ],
-    },
-  ],
-};
 
 const database = useTestDatabase('xml_single_vs_array_import');
 let pool: pg.Pool;
@@ -50,7 +25,7 @@ let harness: EngineHarness;
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  harness = await startEngineHarness(pool, [orders]);
+  harness = await startEngineHarness(pool, [xmlOrdersDefinition()]);
 });
 
 afterAll(async () => {
@@ -60,40 +35,20 @@ afterAll(async () => {
 
 beforeEach(async () => {
   // The tables of case.md, as written there.
-  await pool.query(`
-    DROP TABLE IF EXISTS order_lines, orders;
-    CREATE TABLE orders (
-      order_number  text PRIMARY KEY,
-      customer_code text NOT NULL
-    );
-    CREATE TABLE order_lines (
-      order_number text    NOT NULL,
-      line_no      integer NOT NULL,
-      sku          text    NOT NULL,
-      qty          integer NOT NULL,
-      PRIMARY KEY (order_number, line_no)
-    );
-  `);
+  await recreateOrderTables(pool);
 });
 
-const caseFile = (name: string) => readFile(caseDirectory + name);
+/** Imports one of the case's files as `orders`, and waits until it ends. */
+async function importCaseFile(name: string) {
+  return harness.run({
+    entity: 'orders',
+    format: 'xml',
+    body: await readFile(xmlSingleVsArrayCase + name),
+  });
+}
 
 async function tables() {
-  const header = await pool.query(
-    'SELECT order_number, customer_code FROM orders ORDER BY 1',
-  );
-  const lines = await pool.query(
-    'SELECT order_number, line_no, sku, qty FROM order_lines ORDER BY 1, 2',
-  );
-  return {
-    orders: header.rows.map((row) => [row.order_number, row.customer_code]),
-    lines: lines.rows.map((row) => [
-      row.order_number,
-      row.line_no,
-      row.sku,
-      row.qty,
-    ]),
-  };
+  return { orders: await storedOrders(pool), lines: await storedLines(pool) };
 }
 
 const zero = {
@@ -107,11 +62,7 @@ const zero = {
 
 describe('case 11 through the engine', () => {
   it('imports orders.xml: orders with 2, 1 and 0 lines, no errors', async () => {
-    const record = await harness.run({
-      entity: 'orders',
-      format: 'xml',
-      body: await caseFile('orders.xml'),
-    });
+    const record = await importCaseFile('orders.xml');
 
     expect(record.state).toBe('completed');
     expect(record.counts).toEqual({
@@ -138,11 +89,7 @@ describe('case 11 through the engine', () => {
     });
 
     // The same file again changes nothing, in either table.
-    const again = await harness.run({
-      entity: 'orders',
-      format: 'xml',
-      body: await caseFile('orders.xml'),
-    });
+    const again = await importCaseFile('orders.xml');
     expect(again.counts).toMatchObject({
       read: 6,
       inserted: 0,
@@ -156,11 +103,7 @@ describe('case 11 through the engine', () => {
   });
 
   it('imports orders_single.xml: one order with one line', async () => {
-    const record = await harness.run({
-      entity: 'orders',
-      format: 'xml',
-      body: await caseFile('orders_single.xml'),
-    });
+    const record = await importCaseFile('orders_single.xml');
 
     expect(record.state).toBe('completed');
     expect(record.counts).toMatchObject({

@@ -1,45 +1,24 @@
 import { createReadStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defineImport } from '../src/definitions/import-definition.js';
 import type { ReadItem } from '../src/readers/record-reader.js';
 import { createXmlReader } from '../src/readers/xml-reader.js';
+import {
+  xmlOrdersDefinition,
+  xmlSingleVsArrayCase,
+} from './order-lines-fixtures.js';
 
 // Case 11: one <Line> must be a list of one, an empty <Lines/> a list of
 // none, and a file with a single <Order> still one record.
-const caseDirectory = fileURLToPath(
-  new URL('../../../../shared/cases/11-xml-single-vs-array/', import.meta.url),
-);
-
-const orders = defineImport({
-  entity: 'orders',
-  table: 'orders',
-  key: ['order_number'],
-  records: { xmlPath: '/Orders/Order' },
-  columns: [
-    { name: 'order_number', type: 'text', path: '@number' },
-    { name: 'customer_code', type: 'text', path: 'Customer', nullable: false },
-  ],
-  children: [
-    {
-      entity: 'order_lines',
-      table: 'order_lines',
-      path: 'Lines/Line',
-      key: ['order_number', 'line_no'],
-      columns: [
-        { name: 'order_number', type: 'text', fromParent: 'order_number' },
-        { name: 'line_no', type: 'integer', ordinal: true },
-        { name: 'sku', type: 'text', path: 'Sku', nullable: false },
-        { name: 'qty', type: 'integer', path: 'Qty', nullable: false },
-      ],
-    },
-  ],
-});
+const orders = defineImport(xmlOrdersDefinition());
 
 async function read(file: string): Promise<ReadItem[]> {
-  const reader = createXmlReader(createReadStream(caseDirectory + file), {
-    definition: orders,
-  });
+  const reader = createXmlReader(
+    createReadStream(xmlSingleVsArrayCase + file),
+    {
+      definition: orders,
+    },
+  );
   const items: ReadItem[] = [];
   for await (const item of reader.items()) items.push(item);
   return items;

@@ -1,13 +1,13 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import {
+  sharedData,
+  startExample,
+  type RunningExample,
+} from '@erp-import/example-express-server/test-harness';
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  sharedData,
-  startExampleStack,
-  type ExampleStack,
-} from './example-stack.js';
 
 // The `erp-import` command line as a user runs it (a process, through
 // tsx), against the example server running in this test's process.
@@ -17,10 +17,10 @@ const tsx = createRequire(import.meta.url).resolve('tsx/cli');
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const northwind = sharedData('northwind-customers.csv');
 
-let stack: ExampleStack;
+let stack: RunningExample;
 
 beforeAll(async () => {
-  stack = await startExampleStack(database.url);
+  stack = await startExample(database.url);
 });
 
 afterAll(async () => {

@@ -1,4 +1,9 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import {
+  sharedData,
+  startExample,
+  type RunningExample,
+} from '@erp-import/example-express-server/test-harness';
 import { parse } from 'csv-parse/sync';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,11 +14,6 @@ import {
   type PublicImportRecord,
 } from '../src/index.js';
 import { createClient, type NodeErpImportClient } from '../src/node.js';
-import {
-  sharedData,
-  startExampleStack,
-  type ExampleStack,
-} from './example-stack.js';
 
 // Every route of the HTTP contract, through the client, against the
 // example server on PostgreSQL with a worker running.
@@ -21,11 +21,11 @@ import {
 const database = useTestDatabase('sdk_client_contract');
 const northwind = sharedData('northwind-customers.csv');
 
-let stack: ExampleStack;
+let stack: RunningExample;
 let client: NodeErpImportClient;
 
 beforeAll(async () => {
-  stack = await startExampleStack(database.url);
+  stack = await startExample(database.url);
   client = clientFor('token-a');
 });
 

@@ -1,4 +1,8 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import {
+  startExample,
+  type RunningExample,
+} from '@erp-import/example-express-server/test-harness';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -8,11 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RetryEvent } from '../src/index.js';
 import { createClient } from '../src/node.js';
-import {
-  customersCsv,
-  startExampleStack,
-  type ExampleStack,
-} from './example-stack.js';
+import { customersCsv } from './customers-csv.js';
 
 // The connection breaks in the middle of an upload (a proxy in front of
 // the example server cuts it after 100 KB): the client sends the file
@@ -21,12 +21,12 @@ import {
 const database = useTestDatabase('sdk_client_dropped_upload');
 const cutAfterBytes = 100 * 1024;
 
-let stack: ExampleStack;
+let stack: RunningExample;
 let proxy: CuttingProxy;
 let folder: string;
 
 beforeAll(async () => {
-  stack = await startExampleStack(database.url);
+  stack = await startExample(database.url);
   proxy = await startCuttingProxy(new URL(stack.baseUrl), cutAfterBytes);
   folder = await mkdtemp(join(tmpdir(), 'sdk-client-dropped-'));
 });

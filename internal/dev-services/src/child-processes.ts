@@ -2,28 +2,27 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@erp-import/core/testing';
 
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const importWorkerScript = fileURLToPath(
-  new URL('./fixtures/import-worker-process.ts', import.meta.url),
-);
-
+/** A TypeScript fixture running in its own process, as a test sees it. */
 export interface ChildWorker {
   process: ChildProcess;
   /** Every stdout line so far. */
   lines: string[];
   stderr: () => string;
+  /** SIGKILLs the child (unless it is gone) and waits for its exit. */
   kill(): Promise<void>;
 }
 
 /** Runs a TypeScript fixture with tsx, resolving packages to their src/. */
 export function startChild(
-  script: string,
+  script: string | URL,
   env: Record<string, string>,
 ): ChildWorker {
+  const path = typeof script === 'string' ? script : fileURLToPath(script);
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=source', script],
+    ['--import', 'tsx', '--conditions=source', path],
     {
       cwd: repoRoot,
       env: { ...process.env, ...env },
@@ -65,8 +64,27 @@ export async function waitForLine(
   line: string,
   timeoutMs = 30_000,
 ): Promise<void> {
-  await waitFor(() => child.lines.includes(line), {
-    timeoutMs,
-    description: `"${line}" (stderr: ${child.stderr().slice(-2000)})`,
-  });
+  try {
+    await waitFor(() => child.lines.includes(line), {
+      timeoutMs,
+      description: `"${line}"`,
+    });
+  } catch (error) {
+    // The stderr as it is at the timeout, where the child's failure shows.
+    throw new Error(
+      `${(error as Error).message}; stderr: ${child.stderr().slice(-2000)}`,
+      { cause: error },
+    );
+  }
+}
+
+/** Lines `prefix <importId>...` printed by every worker, in print order. */
+export function linesFor(
+  workers: readonly ChildWorker[],
+  prefix: string,
+  importId: string,
+): string[] {
+  return workers.flatMap((worker) =>
+    worker.lines.filter((line) => line.startsWith(`${prefix} ${importId}`)),
+  );
 }
