@@ -16,7 +16,10 @@ export async function createTestDatabase(
   adminUrl: string,
   label = 'test',
 ): Promise<TestDatabase> {
-  const safeLabel = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 30);
+  const safeLabel = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 30);
   const name = `erp_${safeLabel}_${randomBytes(4).toString('hex')}`;
 
   const admin = new pg.Client({ connectionString: adminUrl });

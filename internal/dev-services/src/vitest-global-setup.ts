@@ -1,5 +1,9 @@
 import type { TestProject } from 'vitest/node';
-import { resolvePostgres, resolveRedis, type ServiceHandle } from './database-services.js';
+import {
+  resolvePostgres,
+  resolveRedis,
+  type ServiceHandle,
+} from './database-services.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

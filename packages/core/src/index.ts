@@ -8,10 +8,7 @@ export {
   sqlStateOf,
   toImportError,
 } from './errors/import-error.js';
-export type {
-  ErrorCode,
-  ImportErrorOptions,
-} from './errors/import-error.js';
+export type { ErrorCode, ImportErrorOptions } from './errors/import-error.js';
 export { silentLogger } from './logging/logger.js';
 export type { LogFn, Logger } from './logging/logger.js';
 
@@ -35,7 +32,11 @@ export { createDefinitionRegistry } from './definitions/definition-registry.js';
 export type { DefinitionRegistry } from './definitions/definition-registry.js';
 
 // --- ports ---
-export { emptyCounts, importFormats, importStates } from './ports/import-record.js';
+export {
+  emptyCounts,
+  importFormats,
+  importStates,
+} from './ports/import-record.js';
 export type {
   ImportCounts,
   ImportFailure,
@@ -75,7 +76,10 @@ export type {
 // --- readers (CSV) ---
 export { createCsvReader } from './readers/csv-reader.js';
 export type { CsvReaderOptions } from './readers/csv-reader.js';
-export { delimiterCandidates, detectDelimiter } from './readers/csv-delimiter.js';
+export {
+  delimiterCandidates,
+  detectDelimiter,
+} from './readers/csv-delimiter.js';
 export {
   decodeToUtf8,
   detectEncoding,
@@ -131,10 +135,7 @@ export type {
   ApplyResult,
   EntityCounts,
 } from './loader/apply-import.js';
-export {
-  qualifiedTableName,
-  quoteIdentifier,
-} from './loader/identifiers.js';
+export { qualifiedTableName, quoteIdentifier } from './loader/identifiers.js';
 export {
   buildCopySql,
   buildCountSql,

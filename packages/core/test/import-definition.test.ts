@@ -16,7 +16,10 @@ describe('defineImport', () => {
       ],
       locale: 'pt-BR',
     });
-    expect(definition.columns[0]).toMatchObject({ nullable: false, isKey: true });
+    expect(definition.columns[0]).toMatchObject({
+      nullable: false,
+      isKey: true,
+    });
     expect(definition.columns[1]?.sources).toEqual(['name', 'Nome', 'Name']);
     expect(definition.locale.decimalSeparator).toBe(',');
   });

@@ -68,14 +68,22 @@ export class ImportError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, options: ImportErrorOptions = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: ImportErrorOptions = {},
+  ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.details = options.details ?? {};
   }
 
   /** A plain object fit for a status record or a log line. */
-  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+  toJSON(): {
+    code: ErrorCode;
+    message: string;
+    details: Record<string, unknown>;
+  } {
     return { code: this.code, message: this.message, details: this.details };
   }
 }

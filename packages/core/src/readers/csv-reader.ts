@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { CsvError } from 'csv-parse';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import {
