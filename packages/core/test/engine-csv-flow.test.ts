@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import {
   createImporter,
   createMemoryErrorLog,
@@ -20,11 +20,10 @@ import {
 } from '../src/index.js';
 import { waitFor } from '../src/testing.js';
 
-const itemsCsvPath = fileURLToPath(
-  new URL(
-    '../../../../shared/cases/19-pgqueue-worker-crash-orphaned-lock/items.csv',
-    import.meta.url,
-  ),
+const itemsCsvPath = sharedPath(
+  'cases',
+  '19-pgqueue-worker-crash-orphaned-lock',
+  'items.csv',
 );
 
 const database = useTestDatabase('engine_csv');
@@ -342,6 +341,33 @@ describe('engine, CSV end to end', () => {
     await expect(
       importer.enqueue({ ...request, entity: 'nope', body: csv('') }),
     ).rejects.toMatchObject({ code: 'UNKNOWN_ENTITY' });
+
+    // The same key for other bytes (a corrected export sent under the
+    // first one's key) is refused, not silently answered with the first.
+    await expect(
+      importer.enqueue({ ...request, body: csv('sku,name,qty\nQ-1,B,2\n') }),
+    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    expect(harness.puts).toHaveLength(2);
+  });
+
+  it('refuses an unknown encoding or a bad delimiter before storing', async () => {
+    const harness = createHarness();
+    const request = {
+      tenant: 'acme',
+      entity: 'items',
+      format: 'csv' as const,
+      body: csv('sku,name,qty\nQ-1,A,1\n'),
+    };
+    await expect(
+      harness.importer.enqueue({
+        ...request,
+        options: { encoding: 'klingon' },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(
+      harness.importer.enqueue({ ...request, options: { delimiter: 'abc' } }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(harness.puts).toEqual([]);
   });
 
   it('cancels only queued imports and retries only failed ones', async () => {

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import {
   ErrorCodes,
   ImportError,
@@ -11,6 +12,7 @@ import {
   type ImportRecord,
 } from '../ports/import-record.js';
 import { resolveLoadPlan } from '../loader/load-plan.js';
+import { normalizeEncodingName } from '../readers/decode.js';
 import type { EngineContext } from './engine-context.js';
 import { fileKeyFor } from './file-key.js';
 import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
@@ -19,8 +21,8 @@ import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
  * The enqueue side: store the bytes, create the record, enqueue the job,
  * and answer. No byte of the file is read here beyond storing it.
  *
- * Idempotency: a known key answers with its import before anything is
- * stored. Two requests racing with one key both store their bytes; the
+ * Idempotency: a known key answers with its import, storing nothing; the
+ * body is only hashed, to refuse a key reused for other bytes. Two requests racing with one key both store their bytes; the
  * status store's atomic create keeps one record, and the loser deletes
  * the bytes it stored.
  */
@@ -42,9 +44,12 @@ export async function enqueueImport(
       idempotencyKey,
     );
     if (existing) {
-      // Drained, not destroyed, so an HTTP host can still answer.
-      request.body.resume();
-      return { record: sameRequest(existing, request), created: false };
+      sameRequest(existing, request);
+      // Read to its end (not destroyed, so an HTTP host can still answer)
+      // and hashed: a key reused for other bytes is a client's mistake,
+      // such as a corrected export sent under the first one's key.
+      sameBytes(existing, request, await sha256Of(request.body));
+      return { record: existing, created: false };
     }
   }
 
@@ -99,7 +104,9 @@ export async function enqueueImport(
     });
   if (!created.created) {
     await engine.fileStore.delete(fileKey);
-    return { record: sameRequest(created.record, request), created: false };
+    sameRequest(created.record, request);
+    sameBytes(created.record, request, stored.checksum);
+    return { record: created.record, created: false };
   }
 
   await enqueueJob(engine, created.record);
@@ -151,10 +158,51 @@ function checkRequest(request: EnqueueRequest): void {
       'the idempotency key is empty',
     );
   }
+
+  // Settings the worker would only refuse later are refused now.
+  const { encoding, delimiter } = request.options ?? {};
+  if (encoding !== undefined) {
+    try {
+      normalizeEncodingName(encoding);
+    } catch (error) {
+      throw new ImportError(
+        ErrorCodes.INVALID_REQUEST,
+        (error as Error).message,
+        { cause: error, details: { encoding } },
+      );
+    }
+  }
+  if (delimiter !== undefined && !/^[^"\r\n]$/u.test(delimiter)) {
+    throw new ImportError(
+      ErrorCodes.INVALID_REQUEST,
+      `the delimiter must be one character other than a quote or a line break, not ${JSON.stringify(delimiter)}`,
+      { details: { delimiter } },
+    );
+  }
+}
+
+function sameBytes(
+  record: ImportRecord,
+  request: EnqueueRequest,
+  checksum: string,
+): void {
+  if (record.checksum !== checksum) {
+    throw new ImportError(
+      ErrorCodes.IDEMPOTENCY_CONFLICT,
+      `idempotency key "${request.idempotencyKey}" already names import ${record.id} of other bytes; send a new key for a new file`,
+      { details: { importId: record.id } },
+    );
+  }
+}
+
+async function sha256Of(body: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of body) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** A key reused for another entity or format is a client's mistake. */
-function sameRequest(record: ImportRecord, request: EnqueueRequest) {
+function sameRequest(record: ImportRecord, request: EnqueueRequest): void {
   if (record.entity !== request.entity || record.format !== request.format) {
     throw new ImportError(
       ErrorCodes.IDEMPOTENCY_CONFLICT,
@@ -162,7 +210,6 @@ function sameRequest(record: ImportRecord, request: EnqueueRequest) {
       { details: { importId: record.id } },
     );
   }
-  return record;
 }
 
 function checkThresholds(load: ImportLoadOptions | undefined): void {
