@@ -54,7 +54,11 @@ describe('mapHeader', () => {
     const error = failure(() => mapHeader(['city', 'region'], definition));
     expect(error.code).toBe('MISSING_COLUMNS');
     expect(error.details.missing).toEqual(['customer_code', 'name']);
-    expect(error.message).toContain('customer_code, name');
+    // The message names what the sender must put in the header.
+    expect(error.message).toContain(
+      'a field for "customer_code" or "Código", "name" or "Razão Social"',
+    );
+    expect(error.message).toContain('it has "city", "region"');
   });
 
   it('ignores unknown fields unless the definition says fail', () => {

@@ -70,16 +70,22 @@ export function mapHeader(
   });
 
   const missing: string[] = [];
+  const wanted: string[] = [];
   const absentColumns: string[] = [];
   definition.columns.forEach((column, index) => {
     if (fieldIndexByColumn[index] !== -1) return;
-    if (column.isKey || !column.nullable) missing.push(column.name);
-    else absentColumns.push(column.name);
+    if (column.isKey || !column.nullable) {
+      missing.push(column.name);
+      // The file's names for it, not only the table's: what the sender
+      // must put in the header.
+      wanted.push(column.sources.map((name) => `"${name}"`).join(' or '));
+    } else absentColumns.push(column.name);
   });
   if (missing.length > 0) {
+    const shown = header.slice(0, 20).map((name) => `"${name}"`);
     throw new ImportError(
       ErrorCodes.MISSING_COLUMNS,
-      `the header lacks required column(s): ${missing.join(', ')}`,
+      `the header lacks a field for ${wanted.join(', ')}; it has ${shown.join(', ')}${header.length > 20 ? ', ...' : ''}`,
       { details: { missing, header: [...header] } },
     );
   }
