@@ -1,4 +1,5 @@
-import type { Importer, Logger } from '@erp-import/core';
+import { ErrorCodes, type Importer, type Logger } from '@erp-import/core';
+import { createProblem, problemContentType } from '@erp-import/core/contract';
 import { createImportRouter } from '@erp-import/core/express';
 import express, { type Express } from 'express';
 
@@ -33,5 +34,17 @@ export function createExampleApp(
       ...(options.logger !== undefined && { logger: options.logger }),
     }),
   );
+  // Past the API's routes: a problem too, not Express's HTML page.
+  app.use((request, response) => {
+    response
+      .status(404)
+      .type(problemContentType)
+      .json(
+        createProblem({
+          code: ErrorCodes.NOT_FOUND,
+          detail: `no route ${request.method} ${request.path}`,
+        }),
+      );
+  });
   return app;
 }
