@@ -20,7 +20,6 @@ await createExampleTables(host.pool);
 const worker = await host.importer.startWorker({
   concurrency: config.concurrency,
 });
-logger.info({ concurrency: config.concurrency }, 'worker started');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

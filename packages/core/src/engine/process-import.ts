@@ -612,12 +612,24 @@ async function markFailed(
       ...(run.detected && { detected: run.detected }),
     },
   );
-  logger.error(
+  // A bad file is the sender's business (a warning for the operator); a
+  // failure of the engine or the database is the operator's own.
+  const operational = operationalCodes.has(failure.code);
+  logger[operational ? 'error' : 'warn'](
     { code: failure.code, error: failure.message },
     'import failed; nothing was applied',
   );
   return failed ?? (await engine.statusStore.getById(record.id)) ?? record;
 }
+
+const operationalCodes = new Set<string>([
+  ErrorCodes.INTERNAL,
+  ErrorCodes.DATABASE_ERROR,
+  ErrorCodes.STORE_ERROR,
+  ErrorCodes.QUEUE_ERROR,
+  ErrorCodes.TARGET_TABLE_MISMATCH,
+  ErrorCodes.WORKER_LOST,
+]);
 
 async function deleteFile(
   engine: EngineContext,
