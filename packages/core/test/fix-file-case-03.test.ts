@@ -2,11 +2,11 @@ import express from 'express';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import iconv from 'iconv-lite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import { createImportRouter } from '../src/express.js';
 import {
   createImporter,
@@ -25,11 +25,10 @@ import {
 // added; corrected, the same file imports cleanly (the added columns are
 // unknown fields, which the definition ignores).
 
-const case03 = fileURLToPath(
-  new URL(
-    '../../../../shared/cases/03-csv-semicolon-decimal-comma/prices_ptbr.csv',
-    import.meta.url,
-  ),
+const case03 = sharedPath(
+  'cases',
+  '03-csv-semicolon-decimal-comma',
+  'prices_ptbr.csv',
 );
 
 const prices = {
@@ -172,15 +171,5 @@ describe('the fix file of case 03', () => {
       /^W-2,Pão de açúcar,abc,x,01\/01\/2025,3,preco \| estoque,invalid_number \| invalid_integer,/,
     );
     expect(bytes.includes(Buffer.from('P\xe3o', 'latin1'))).toBe(true);
-  });
-
-  it('is not made for JSON imports yet (501)', async () => {
-    const done = await upload(
-      Buffer.from('[{"sku":"J-1","descricao":"x","preco":"x"}]'),
-      'entity=prices&format=json',
-    );
-    const response = await fixFile(done.id);
-    expect(response.status).toBe(501);
-    expect(await response.json()).toMatchObject({ code: 'NOT_IMPLEMENTED' });
   });
 });

@@ -7,32 +7,38 @@ import type { ImportRecord } from '../ports/import-record.js';
 import { decodeToUtf8, normalizeEncodingName } from '../readers/decode.js';
 import { openInput } from '../readers/decompress.js';
 import type { EngineContext } from './engine-context.js';
+import { jsonFixFileBody } from './fix-file-json.js';
+import { RejectedRecords } from './fix-file-rejected.js';
+import { xmlFixFileBody } from './fix-file-xml.js';
 
 /**
  * The fix file of an import: its rejected records (errors, not warnings)
- * in the file's own format, encoding, delimiter, line ends and column
- * order, each record's text exactly as sent, with four columns added
- * (`_line`, `_column`, `_code`, `_message`; several errors of one record
- * joined with ` | `), so that a user corrects the values and uploads the
- * file again. A definition ignores unknown fields by default, so the
- * added columns are ignored on the way back in.
+ * in the file's own format and encoding, so that a user corrects the
+ * values and uploads the file again.
+ *
+ * CSV: the file's delimiter, line ends and column order, each record's
+ * text exactly as sent, with four columns added (`_line`, `_column`,
+ * `_code`, `_message`; several errors of one record joined with ` | `).
+ * A definition ignores unknown fields by default, so the added columns
+ * are ignored on the way back in. JSON and NDJSON (fix-file-json.ts):
+ * each record with an `_errors` member, at the same `records.jsonPath`.
+ * XML (fix-file-xml.ts): the record elements under the same root and
+ * ancestors, each after a comment listing its errors. In JSON and XML a
+ * record rejected for one of its child records comes back whole.
  *
  * The stored file is read again with the reader's settings (the encoding
- * and delimiter detected the first time), records counted as the CSV
- * reader counts them (blank lines skipped, the first other line the
+ * and delimiter detected the first time), records counted as the reader
+ * counts them (CSV: blank lines skipped, the first other line the
  * header). The engine keeps the stored file of an import with rejected
  * records until the file store's retention removes it.
- *
- * TODO: CSV only. JSON, NDJSON and XML answer NOT_IMPLEMENTED; they would
- * hand back the rejected records with an `_errors` member, which needs
- * their readers to expose each record's source text.
  *
  * TODO: the rejected records' issues are gathered before streaming (the
  * error log is in append order, not file order), so memory grows with
  * the number of rejected records, though not with the file's size.
  */
 export interface FixFile {
-  /** `text/csv; charset=...`. */
+  /** `text/csv`, `application/json`, `application/x-ndjson` or
+   * `application/xml`, with `; charset=...`. */
   contentType: string;
   fileName: string;
   /** The file's bytes, in its encoding, streamed. */
@@ -53,14 +59,6 @@ export async function openFixFile(
   engine: EngineContext,
   record: ImportRecord,
 ): Promise<FixFile> {
-  if (record.format !== 'csv') {
-    throw new ImportError(
-      ErrorCodes.NOT_IMPLEMENTED,
-      `a fix file is made for CSV imports only; import ${record.id} is ` +
-        `${record.format} (read its errors as JSON or CSV instead)`,
-      { details: { importId: record.id, format: record.format } },
-    );
-  }
   if (record.state !== 'completed' && record.state !== 'failed') {
     throw new ImportError(
       ErrorCodes.INVALID_STATE,
@@ -69,6 +67,9 @@ export async function openFixFile(
       { details: { importId: record.id, state: record.state } },
     );
   }
+
+  const { format } = record;
+  if (format !== 'csv') return openDocumentFixFile(engine, record, format);
 
   const rejected = await rejectedRecords(engine, record);
   // Opened before any byte is sent, so a missing file is a clean answer.
@@ -91,6 +92,53 @@ export async function openFixFile(
     contentType: `text/csv; charset=${written}`,
     fileName: fixFileName(record),
     body: fixFileBody({ input, encoding: written, delimiter, rejected }),
+  };
+}
+
+const documentTypes = {
+  json: 'application/json',
+  ndjson: 'application/x-ndjson',
+  xml: 'application/xml',
+} as const;
+
+// JSON, NDJSON and XML: their records found as their readers find them,
+// with the definition the import was read with.
+async function openDocumentFixFile(
+  engine: EngineContext,
+  record: ImportRecord,
+  format: 'json' | 'ndjson' | 'xml',
+): Promise<FixFile> {
+  const definition = engine.definitions.get(record.entity);
+  const rejected = await RejectedRecords.load(engine, record);
+  const declared = record.detected.encoding ?? record.options.encoding;
+  const readEncoding =
+    declared === undefined ? undefined : normalizeEncodingName(declared);
+  const written =
+    readEncoding === 'utf-16' ? 'utf-16le' : (readEncoding ?? 'utf-8');
+  // Opened before any byte is sent, so a missing file is a clean answer.
+  const input = await engine.fileStore.open(record.fileKey);
+
+  const body =
+    format === 'xml'
+      ? xmlFixFileBody({
+          input,
+          readEncoding,
+          encoding: written,
+          definition,
+          rejected,
+        })
+      : jsonFixFileBody({
+          input,
+          readEncoding,
+          encoding: written,
+          format,
+          recordsPath: definition.records?.jsonPath,
+          rejected,
+        });
+  return {
+    contentType: `${documentTypes[format]}; charset=${written}`,
+    fileName: fixFileName(record),
+    body,
   };
 }
 
@@ -218,8 +266,8 @@ function csvField(value: string, delimiter: string): string {
 
 function fixFileName(record: ImportRecord): string {
   const base = (record.fileName ?? `import-${record.id}`).replace(
-    /\.(csv|txt)$/i,
+    /\.(csv|txt|json|ndjson|jsonl|xml)(\.gz)?$/i,
     '',
   );
-  return `${base}-fix.csv`;
+  return `${base}-fix.${record.format}`;
 }

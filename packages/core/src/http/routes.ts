@@ -137,12 +137,17 @@ export const routes = {
         description:
           'One page as JSON; with `format=csv` or `Accept: text/csv`, ' +
           'every entry as CSV, streamed; with `format=original`, the fix ' +
-          "file: the rejected records in the upload's own format, " +
-          'encoding (the `charset` says which), delimiter and column ' +
-          'order, plus `_line`, `_column`, `_code` and `_message`, ' +
-          'streamed, ready to correct and upload again.',
+          "file: the rejected records in the upload's own format and " +
+          'encoding (the `charset` says which), streamed, ready to ' +
+          'correct and upload again. CSV: its delimiter and column ' +
+          'order, plus `_line`, `_column`, `_code` and `_message`; JSON ' +
+          'and NDJSON: each record with an `_errors` member, at the same ' +
+          '`records.jsonPath`; XML: the record elements under the same ' +
+          'root and ancestors, each after a comment listing its errors.',
         schema: errorPageSchema,
-        contentTypes: ['application/json', 'text/csv'],
+        // A JSON or NDJSON fix file is not an error page; the schema
+        // describes the page.
+        contentTypes: ['application/json', 'text/csv', 'application/xml'],
       },
       400: badRequest,
       401: unauthorized,
@@ -153,7 +158,6 @@ export const routes = {
       410: problem(
         '`format=original`: the stored file is gone (its retention ended).',
       ),
-      501: problem('`format=original`: made for CSV imports only so far.'),
     },
   },
   cancelImport: {

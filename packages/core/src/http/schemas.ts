@@ -176,8 +176,9 @@ export const errorsQuerySchema = z.object({
   /**
    * `csv` streams every entry as CSV instead (so does `Accept: text/csv`);
    * `original` streams the fix file: the rejected records in the file's
-   * own format, encoding, delimiter and column order, with `_line`,
-   * `_column`, `_code` and `_message` added (CSV imports only).
+   * own format and encoding, with their errors added (CSV: `_line`,
+   * `_column`, `_code`, `_message` columns; JSON, NDJSON: an `_errors`
+   * member; XML: a comment before each record).
    */
   format: z.enum(['json', 'csv', 'original']).default('json'),
 });

@@ -119,6 +119,69 @@ export function createJsonReader(
   };
 }
 
+/** A record's source tokens (values packed), for the fix file. */
+export interface JsonRecordTokens {
+  /** 0-based, in file order: the record's number less one. */
+  index: number;
+  line: number;
+  tokens: readonly Token[];
+}
+
+export interface JsonRecordTokenOptions {
+  format: 'json' | 'ndjson';
+  /** The definition's `records.jsonPath`. */
+  recordsPath?: string | undefined;
+  /** Whether the record at `index` is wanted. */
+  wanted: (index: number) => boolean;
+}
+
+export interface JsonRecordTokenReading {
+  /** The wanted records, in file order; iterate once. */
+  records: AsyncIterable<JsonRecordTokens>;
+  /** The containers around the records' array, once it was found. */
+  container(): JsonContainerStep[] | undefined;
+}
+
+/**
+ * Walks a document as the reader does, and hands over the tokens of the
+ * wanted records only (the fix file re-serializes them): the same record
+ * numbering, one record in memory at a time. A document that stops
+ * parsing ends the records there (its import failed at that point too).
+ */
+export function readJsonRecordTokens(
+  chunks: AsyncIterable<string>,
+  options: JsonRecordTokenOptions,
+): JsonRecordTokenReading {
+  const found: JsonRecordTokens[] = [];
+  const walker = new DocumentWalker({
+    format: options.format,
+    recordsPath:
+      options.recordsPath === undefined
+        ? []
+        : parseJsonPath(options.recordsPath),
+    captureTokens: options.wanted,
+    onRecord: (_value, index, line, tokens) => {
+      if (tokens !== undefined) found.push({ index, line, tokens });
+      return [];
+    },
+  });
+
+  async function* records(): AsyncGenerator<JsonRecordTokens> {
+    for await (const chunk of chunks) {
+      const failure = walker.write(chunk);
+      yield* found.splice(0, found.length);
+      if (failure) return;
+    }
+    walker.end();
+    yield* found.splice(0, found.length);
+  }
+
+  return {
+    records: { [Symbol.asyncIterator]: records },
+    container: () => walker.recordsContainer,
+  };
+}
+
 interface OuterFrame {
   kind: 'object' | 'array';
   /** Objects: the key of the value being read. */
@@ -130,8 +193,19 @@ interface OuterFrame {
 interface WalkerOptions {
   format: 'json' | 'ndjson';
   recordsPath: string[];
-  onRecord: (value: JsonValue, index: number, line: number) => ReadItem[];
+  onRecord: (
+    value: JsonValue,
+    index: number,
+    line: number,
+    tokens: Token[] | undefined,
+  ) => ReadItem[];
+  /** Whether the record at `index` is also handed over as its tokens. */
+  captureTokens?: (index: number) => boolean;
 }
+
+/** A container on the way to the records' array (JSON, not NDJSON). */
+export type JsonContainerStep =
+  { kind: 'object'; key: string } | { kind: 'array'; index: number };
 
 /**
  * Walks the tokens of the document. States: outside the records (only
@@ -152,6 +226,10 @@ class DocumentWalker {
   private recordLine = 0;
   private line = 1;
   private sawText = false;
+  /** The current record's tokens, when they are captured. */
+  private captured: Token[] | undefined;
+  /** The containers around the records' array, once it is found. */
+  recordsContainer: JsonContainerStep[] | undefined;
 
   constructor(private readonly options: WalkerOptions) {
     this.tokenize = jsonParser({
@@ -277,6 +355,9 @@ class DocumentWalker {
         : parent !== undefined && this.outer.length - 1 === this.recordArray;
     if (isRecord) {
       this.recordLine = this.line;
+      this.captured = this.options.captureTokens?.(this.recordIndex)
+        ? []
+        : undefined;
       this.assemble(token);
       return;
     }
@@ -284,6 +365,11 @@ class DocumentWalker {
     if (this.options.format === 'json' && this.atRecordsPath()) {
       if (token.name === 'startArray') {
         this.recordsFound = true;
+        this.recordsContainer = this.outer.map((frame) =>
+          frame.kind === 'object'
+            ? { kind: 'object', key: frame.key ?? '' }
+            : { kind: 'array', index: frame.count - 1 },
+        );
         this.outer.push({ kind: 'array', key: undefined, count: 0 });
         this.recordArray = this.outer.length - 1;
         return;
@@ -321,6 +407,7 @@ class DocumentWalker {
 
   /** Builds the current record's value, one token at a time. */
   private assemble(token: Token): void {
+    this.captured?.push(token);
     let value: JsonValue;
     switch (token.name) {
       case 'startObject':
@@ -371,10 +458,11 @@ class DocumentWalker {
 
   private completeRecord(value: JsonValue): void {
     const index = this.recordIndex;
+    const tokens = this.captured;
     this.recordIndex += 1;
-    for (const item of this.options.onRecord(value, index, this.recordLine)) {
-      this.output.push(item);
-    }
+    this.captured = undefined;
+    const items = this.options.onRecord(value, index, this.recordLine, tokens);
+    for (const item of items) this.output.push(item);
   }
 }
 

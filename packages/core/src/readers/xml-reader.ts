@@ -116,7 +116,7 @@ export function createXmlReader(
 }
 
 /** The encoding an XML declaration at the start of `head` names. */
-function declaredEncoding(head: Buffer): string | undefined {
+export function declaredEncoding(head: Buffer): string | undefined {
   const start = head.toString('latin1', 0, Math.min(head.length, 512));
   const declaration =
     /^<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(start);
@@ -236,7 +236,7 @@ class XmlWalker {
   }
 }
 
-function refuseHostileDoctype(doctype: string): void {
+export function refuseHostileDoctype(doctype: string): void {
   const declaresEntities = /<!ENTITY/i.test(doctype);
   const external = /^\s*\S+\s+(SYSTEM|PUBLIC)\b/i.test(doctype);
   if (declaresEntities || external) {
@@ -272,9 +272,19 @@ interface CompiledMapping {
   map(record: XmlNode): ReadItem[];
 }
 
-function compileMapping(definition: ImportDefinition): CompiledMapping {
+/** The part of an element that record paths and positions look at. */
+export interface XmlPathNode {
+  qname: string;
+  local: string;
+  uri: string;
+  /** 1-based among the siblings of the same name. */
+  index: number;
+  parent: XmlPathNode | undefined;
+}
+
+function nameMatcherOf(definition: ImportDefinition) {
   const namespaces = definition.namespaces ?? {};
-  const matcher = (name: XmlName): NameMatcher => {
+  return (name: XmlName): NameMatcher => {
     if (name.prefix === undefined) return { local: name.local, uri: undefined };
     const uri = namespaces[name.prefix];
     if (uri === undefined) {
@@ -286,6 +296,47 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
     }
     return { local: name.local, uri };
   };
+}
+
+/**
+ * Whether an element (at `depth`, the root being 1) is one of the
+ * definition's records; an element inside a record is never asked.
+ */
+export function createXmlRecordMatcher(
+  definition: ImportDefinition,
+): (node: XmlPathNode, depth: number) => boolean {
+  const matcher = nameMatcherOf(definition);
+  const recordPath =
+    definition.records?.xmlPath === undefined
+      ? undefined
+      : parseXmlRecordPath(definition.records.xmlPath);
+  const recordSteps = recordPath?.steps.map(matcher);
+
+  return (node, depth) => {
+    // Without a declared path, the children of the root are the records.
+    if (recordSteps === undefined || recordPath === undefined) {
+      return depth === 2;
+    }
+    if (
+      recordPath.anywhere
+        ? depth < recordSteps.length
+        : depth !== recordSteps.length
+    ) {
+      return false;
+    }
+    let cursor: XmlPathNode | undefined = node;
+    for (let step = recordSteps.length - 1; step >= 0; step -= 1) {
+      if (!cursor || !matches(cursor, recordSteps[step] as NameMatcher)) {
+        return false;
+      }
+      cursor = cursor.parent;
+    }
+    return true;
+  };
+}
+
+function compileMapping(definition: ImportDefinition): CompiledMapping {
+  const matcher = nameMatcherOf(definition);
   const compilePath = (path: XmlValuePath): CompiledPath => ({
     steps: path.steps.map((step) =>
       step.kind === 'parent'
@@ -311,11 +362,6 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
     }));
   };
 
-  const recordPath =
-    definition.records?.xmlPath === undefined
-      ? undefined
-      : parseXmlRecordPath(definition.records.xmlPath);
-  const recordSteps = recordPath?.steps.map(matcher);
   const columns = compileColumns(definition);
   const children = childrenOf(definition).map((child) => ({
     child,
@@ -324,33 +370,13 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
   }));
   const counter = new RecordCounter();
 
-  const isRecord = (node: XmlNode, depth: number): boolean => {
-    // Without a declared path, the children of the root are the records.
-    if (recordSteps === undefined || recordPath === undefined) {
-      return depth === 2;
-    }
-    if (
-      recordPath.anywhere
-        ? depth < recordSteps.length
-        : depth !== recordSteps.length
-    ) {
-      return false;
-    }
-    let cursor: XmlNode | undefined = node;
-    for (let step = recordSteps.length - 1; step >= 0; step -= 1) {
-      if (!cursor || !matches(cursor, recordSteps[step] as NameMatcher)) {
-        return false;
-      }
-      cursor = cursor.parent;
-    }
-    return true;
-  };
+  const isRecord = createXmlRecordMatcher(definition);
 
   const map = (record: XmlNode): ReadItem[] => {
     const position: RecordPosition = {
       recordNumber: counter.next(definition.entity),
       line: record.line,
-      path: pathOf(record),
+      path: xmlPathOf(record),
     };
     const items: ReadItem[] = [];
 
@@ -373,7 +399,7 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
         const childPosition: RecordPosition = {
           recordNumber: counter.next(child.entity),
           line: element.line,
-          path: pathOf(element, record),
+          path: xmlPathOf(element, record),
         };
         if (parent === undefined) {
           items.push(parentRejectedIssue(childPosition, child.entity));
@@ -471,7 +497,10 @@ function select(start: XmlNode, path: CompiledPath): Array<XmlNode | string> {
   );
 }
 
-function matches(node: XmlNode, name: NameMatcher): boolean {
+function matches(
+  node: { local: string; uri: string },
+  name: NameMatcher,
+): boolean {
   return (
     node.local === name.local &&
     (name.uri === undefined || node.uri === name.uri)
@@ -513,9 +542,16 @@ function valueOf(found: XmlNode | string): string | null {
  * with its index among same-named siblings where it is not the first; the
  * element itself and its record always carry theirs.
  */
-function pathOf(node: XmlNode, record: XmlNode = node): string {
+export function xmlPathOf(
+  node: XmlPathNode,
+  record: XmlPathNode = node,
+): string {
   const steps: string[] = [];
-  for (let cursor: XmlNode | undefined = node; cursor; cursor = cursor.parent) {
+  for (
+    let cursor: XmlPathNode | undefined = node;
+    cursor;
+    cursor = cursor.parent
+  ) {
     const indexed = cursor === node || cursor === record || cursor.index > 1;
     steps.push(indexed ? `${cursor.qname}[${cursor.index}]` : cursor.qname);
   }
