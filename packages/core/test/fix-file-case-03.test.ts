@@ -172,4 +172,20 @@ describe('the fix file of case 03', () => {
     );
     expect(bytes.includes(Buffer.from('P\xe3o', 'latin1'))).toBe(true);
   });
+
+  it('pads a ragged row so the added columns stand under their names', async () => {
+    const text =
+      'sku;descricao;preco;estoque;vigencia\r\n' +
+      'R-1;Curta;1,00\r\n' +
+      'R-2;Certa;2,00;2;01/01/2025\r\n';
+    const done = await upload(Buffer.from(text));
+    expect(done.counts).toMatchObject({ read: 2, inserted: 1, rejected: 1 });
+
+    const lines = (await (await fixFile(done.id)).text()).split('\r\n');
+    const header = lines[0]!.split(';');
+    const row = lines[1]!.split(';');
+    expect(row).toHaveLength(header.length);
+    expect(row[header.indexOf('_line')]).toBe('2');
+    expect(row[header.indexOf('_code')]).toBe('ragged_row');
+  });
 });

@@ -199,6 +199,7 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
   // UTF-16 is only read back reliably with its byte-order mark.
   let pending = encoding.startsWith('utf-16') ? '\ufeff' : '';
   let header = false;
+  let width = 0;
   let lineEnd = '\r\n';
   let recordNumber = 0;
   try {
@@ -209,6 +210,7 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
       }
       if (!header) {
         header = true;
+        width = record.length;
         if (raw.endsWith('\n') && !raw.endsWith('\r\n')) lineEnd = '\n';
         pending +=
           withoutLineBreak(raw) +
@@ -226,8 +228,12 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
         entry.issues.map((issue) => issue.code).join(' | '),
         entry.issues.map((issue) => issue.message).join(' | '),
       ];
+      // A record short of fields (a ragged row) is padded, so the added
+      // columns stand under their own names.
+      const padding = delimiter.repeat(Math.max(0, width - record.length));
       pending +=
         withoutLineBreak(raw) +
+        padding +
         added.map((value) => delimiter + csvField(value, delimiter)).join('') +
         lineEnd;
       if (pending.length >= chunkChars) {
