@@ -14,6 +14,7 @@ import {
   type ExampleHost,
 } from '@erp-import/example-definitions';
 import express from 'express';
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +61,15 @@ if (userFile !== undefined && values.entity === undefined) {
   console.error('--entity NAME is required with a FILE\n');
   console.error(usage);
   process.exit(2);
+}
+// Checked before anything starts, so a mistyped path costs one clear line
+// rather than a stack trace after PostgreSQL and the server came up.
+if (userFile !== undefined && !isFile(userFile)) {
+  console.error(
+    `No file at ${resolve(userFile)} (FILE is read relative to the ` +
+      `current directory, ${process.cwd()}).`,
+  );
+  process.exit(1);
 }
 
 const tenantToken = 'demo-token';
@@ -324,6 +334,14 @@ async function stopInOrder(): Promise<void> {
   await started.embedded?.stop();
   if (started.sampleDirectory) {
     await rm(started.sampleDirectory, { recursive: true, force: true });
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 

@@ -1,6 +1,8 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -82,12 +84,7 @@ describe('npm run demo', () => {
   });
 
   it('exits 1 when an --expect is not met', async () => {
-    const file = fileURLToPath(
-      new URL(
-        '../../../../shared/data/northwind-customers.csv',
-        import.meta.url,
-      ),
-    );
+    const file = sharedPath('data', 'northwind-customers.csv');
     const run = await runDemo([
       file,
       '--entity',
@@ -97,5 +94,14 @@ describe('npm run demo', () => {
     ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('expected read=90, got 91');
+  });
+
+  it('exits 1 with one line, no stack trace, when FILE does not exist', async () => {
+    const run = await runDemo(['no-such-file.csv', '--entity', 'customers']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      `No file at ${join(repoRoot, 'no-such-file.csv')} (FILE is read ` +
+        `relative to the current directory, ${repoRoot.replace(/\/$/, '')}).`,
+    );
   });
 });

@@ -12,14 +12,12 @@ import {
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import { createExampleApp } from '../src/app.js';
 
-/** A file of ../shared/data, by name. */
+/** A file of the shared sample files' data/ folder, by name. */
 export function sharedData(name: string): string {
-  return fileURLToPath(
-    new URL(`../../../../shared/data/${name}`, import.meta.url),
-  );
+  return sharedPath('data', name);
 }
 
 export const tokens = new Map([

@@ -12,3 +12,4 @@ export {
 export type { ServiceHandle } from './database-services.js';
 export { createTestDatabase } from './test-database.js';
 export type { TestDatabase } from './test-database.js';
+export { sharedDir, sharedPath } from './shared-files.js';

@@ -2,21 +2,17 @@
 // MERGE must not leave the import locked for hours, nor let the dead
 // attempt's staged rows be merged with the next attempt's.
 import { createReadStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { waitFor } from '@erp-import/core/testing';
 import { waitForLine } from '@erp-import/dev-services/child-processes';
 import { waitForCompleted } from '@erp-import/dev-services/engine-harness';
 import { itemsTableSql } from '@erp-import/dev-services/import-fixtures';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngineHarness, type EngineHarness } from './engine-harness.js';
 
-const caseDir = fileURLToPath(
-  new URL(
-    '../../../../shared/cases/19-pgqueue-worker-crash-orphaned-lock/',
-    import.meta.url,
-  ),
-);
+const caseDir = sharedPath('cases', '19-pgqueue-worker-crash-orphaned-lock');
 // The case's lock timeout is 30 s and its bound 60 s; a shorter expiry
 // keeps the test quick and the bound is the queue's own.
 const redeliveryAfterSeconds = 10;
@@ -48,7 +44,7 @@ describe('case 19: a worker SIGKILLed between staging and MERGE', () => {
       tenant: 'acme',
       entity: 'items',
       format: 'csv',
-      body: createReadStream(`${caseDir}items.csv`),
+      body: createReadStream(join(caseDir, 'items.csv')),
       fileName: 'items.csv',
       idempotencyKey: 'import-run-0002',
     });

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { sharedPath as sharedFile } from '@erp-import/dev-services/shared-files';
 import { createRowCoercer } from '../src/coercion/row-coercer.js';
 import type { CoercedRow } from '../src/coercion/coerced-row.js';
 import type { ImportDefinition } from '../src/definitions/import-definition.js';
@@ -14,11 +14,9 @@ import type {
   RecordReader,
 } from '../src/readers/record-reader.js';
 
-/** A file under /work/shared, from this test folder. */
+/** A file of the shared sample files, by its path inside them. */
 export function sharedPath(relative: string): string {
-  return fileURLToPath(
-    new URL(`../../../../shared/${relative}`, import.meta.url),
-  );
+  return sharedFile(...relative.split('/'));
 }
 
 /** A stream that yields `bytes` in chunks of `size` bytes. */

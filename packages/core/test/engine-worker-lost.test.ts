@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import {
   createImporter,
   createMemoryErrorLog,
@@ -21,10 +21,10 @@ import { sampleImportRecord, waitFor } from '../src/testing.js';
  * queued or processing forever.
  */
 
-const caseDirectory =
-  '../../../../shared/cases/19-pgqueue-worker-crash-orphaned-lock/';
-const itemsCsv = fileURLToPath(
-  new URL(`${caseDirectory}items.csv`, import.meta.url),
+const itemsCsv = sharedPath(
+  'cases',
+  '19-pgqueue-worker-crash-orphaned-lock',
+  'items.csv',
 );
 
 const database = useTestDatabase('engine_worker_lost');

@@ -2,11 +2,11 @@ import express from 'express';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import iconv from 'iconv-lite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import { createImportRouter } from '../src/express.js';
 import {
   createImporter,
@@ -30,11 +30,9 @@ import {
 // comment), placed where the definition finds records; corrected, the
 // same file imports cleanly.
 
-const nfeFile = fileURLToPath(
-  new URL(
-    '../../../../shared/data/nfe-35180834128745000152550010000476861118934859.xml',
-    import.meta.url,
-  ),
+const nfeFile = sharedPath(
+  'data',
+  'nfe-35180834128745000152550010000476861118934859.xml',
 );
 
 const itemColumns = [

@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import type { CoercedRow } from '../src/coercion/coerced-row.js';
 import { defineImport } from '../src/definitions/import-definition.js';
 import { createRowCoercer } from '../src/coercion/row-coercer.js';
@@ -13,10 +14,7 @@ import type { RowIssue } from '../src/ports/error-log.js';
 
 // Case 15: the same key twice in one file must not make the MERGE fail
 // ("cannot affect row a second time"); the last record in file order wins.
-const caseDir = new URL(
-  '../../../../shared/cases/15-merge-duplicate-keys-in-batch/',
-  import.meta.url,
-);
+const caseDir = sharedPath('cases', '15-merge-duplicate-keys-in-batch');
 
 const prices = defineImport({
   entity: 'prices',
@@ -32,10 +30,7 @@ const prices = defineImport({
 // The file is trivial (no quotes, no commas in values): a split reads it,
 // which keeps the loader's test independent of the reader's.
 async function readPriceUpdates(): Promise<CoercedRow[]> {
-  const text = await readFile(
-    fileURLToPath(new URL('price_updates.csv', caseDir)),
-    'utf8',
-  );
+  const text = await readFile(join(caseDir, 'price_updates.csv'), 'utf8');
   const [, ...records] = text.split('\n').filter((line) => line !== '');
   return records.map((record, index) => ({
     // The header is line 1, so record n starts on line n + 1.
@@ -47,7 +42,7 @@ async function readPriceUpdates(): Promise<CoercedRow[]> {
 // The same file through the real CSV reader and row coercer.
 async function* readThroughCsvReader(): AsyncGenerator<CoercedRow> {
   const reader = createCsvReader(
-    createReadStream(fileURLToPath(new URL('price_updates.csv', caseDir))),
+    createReadStream(join(caseDir, 'price_updates.csv')),
     { definition: prices },
   );
   const coerce = createRowCoercer(prices);
@@ -74,10 +69,7 @@ describe('case 15: duplicate keys inside one file', () => {
   let importCounter = 0;
 
   beforeAll(async () => {
-    seedSql = await readFile(
-      fileURLToPath(new URL('seed.sql', caseDir)),
-      'utf8',
-    );
+    seedSql = await readFile(join(caseDir, 'seed.sql'), 'utf8');
     client = new pg.Client({ connectionString: database.url });
     await client.connect();
   });

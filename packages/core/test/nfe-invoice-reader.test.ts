@@ -1,15 +1,13 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import { describe, expect, it } from 'vitest';
 import { defineImport } from '../src/definitions/import-definition.js';
 import type { MappedRecord } from '../src/readers/record-reader.js';
 import { createXmlReader } from '../src/readers/xml-reader.js';
 
-const nfeFile = fileURLToPath(
-  new URL(
-    '../../../../shared/data/nfe-35180834128745000152550010000476861118934859.xml',
-    import.meta.url,
-  ),
+const nfeFile = sharedPath(
+  'data',
+  'nfe-35180834128745000152550010000476861118934859.xml',
 );
 
 const NFE = 'http://www.portalfiscal.inf.br/nfe';

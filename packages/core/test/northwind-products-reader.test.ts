@@ -1,13 +1,11 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import { describe, expect, it } from 'vitest';
 import { defineImport } from '../src/definitions/import-definition.js';
 import { createJsonReader } from '../src/readers/json-reader.js';
 import type { MappedRecord } from '../src/readers/record-reader.js';
 
-const productsFile = fileURLToPath(
-  new URL('../../../../shared/data/northwind-products.json', import.meta.url),
-);
+const productsFile = sharedPath('data', 'northwind-products.json');
 
 const products = defineImport({
   entity: 'products',

@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import type pg from 'pg';
 import type { ImportDefinitionInput, LoggedRowIssue } from '../src/index.js';
 
@@ -6,9 +6,10 @@ import type { ImportDefinitionInput, LoggedRowIssue } from '../src/index.js';
 // read and import them.
 
 /** Case 11: one <Line>, many, or an empty <Lines/>, and a single <Order>. */
-export const xmlSingleVsArrayCase = fileURLToPath(
-  new URL('../../../../shared/cases/11-xml-single-vs-array/', import.meta.url),
-);
+export const xmlSingleVsArrayCase = `${sharedPath(
+  'cases',
+  '11-xml-single-vs-array',
+)}/`;
 
 /** A line's columns: its order's number, its place in it, sku and qty. */
 export const orderLineColumns = [

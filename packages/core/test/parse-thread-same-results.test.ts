@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import iconv from 'iconv-lite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import {
   createImporter,
   createMemoryErrorLog,
@@ -26,9 +26,7 @@ import {
 const database = useTestDatabase('parse_thread');
 let pool: pg.Pool;
 
-const ibptPath = fileURLToPath(
-  new URL('../../../../shared/data/TabelaIBPTaxSP23.2.A.csv', import.meta.url),
-);
+const ibptPath = sharedPath('data', 'TabelaIBPTaxSP23.2.A.csv');
 
 const customers = {
   entity: 'thread_customers',

@@ -4,22 +4,21 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import type { CoercedRow } from '../src/coercion/coerced-row.js';
 import { defineImport } from '../src/definitions/import-definition.js';
 import { applyImport } from '../src/loader/apply-import.js';
 
 // Case 17: 7,000 rows x 10 columns = 70,000 values, more than the 65,535
 // bind parameters one statement can carry. COPY carries no parameters.
-const generator = fileURLToPath(
-  new URL(
-    '../../../../shared/cases/17-pg-bind-parameter-limit/gen_items.sh',
-    import.meta.url,
-  ),
+const generator = sharedPath(
+  'cases',
+  '17-pg-bind-parameter-limit',
+  'gen_items.sh',
 );
 
 const items = defineImport({

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import {
   createImporter,
   createMemoryErrorLog,
@@ -21,9 +21,7 @@ import {
 // REVERT_CONFLICT while a later import changed the same rows, and no
 // longer possible once the before-images expired.
 
-const ibptPath = fileURLToPath(
-  new URL('../../../../shared/data/TabelaIBPTaxSP23.2.A.csv', import.meta.url),
-);
+const ibptPath = sharedPath('data', 'TabelaIBPTaxSP23.2.A.csv');
 
 const rate = { type: 'numeric', precision: 7, scale: 2 } as const;
 const ibptTaxRates = {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
+import { sharedPath } from '@erp-import/dev-services/shared-files';
 import {
   createImporter,
   createMemoryErrorLog,
@@ -19,9 +19,7 @@ import {
 // removed deletes exactly those rows, only in its tenant's and scope's
 // rows; with half removed it fails by the brake and changes nothing.
 
-const ibptPath = fileURLToPath(
-  new URL('../../../../shared/data/TabelaIBPTaxSP23.2.A.csv', import.meta.url),
-);
+const ibptPath = sharedPath('data', 'TabelaIBPTaxSP23.2.A.csv');
 
 const rate = { type: 'numeric', precision: 7, scale: 2 } as const;
 // The examples' `ibpt_tax_rates`, synced per state (`uf`, a parameter).
