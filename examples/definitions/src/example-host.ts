@@ -1,5 +1,4 @@
 import { createPgAdapters } from '@erp-import/adapter-pg';
-import { createRedisQueue } from '@erp-import/adapter-redis';
 import {
   createImporter,
   type Importer,
@@ -110,6 +109,9 @@ export async function createExampleHost(
         await adapters.close();
         throw new Error('ERP_IMPORT_QUEUE=redis needs REDIS_URL');
       }
+      // Loaded only when asked for: BullMQ and ioredis weigh some 15 MB
+      // in every process that starts them.
+      const { createRedisQueue } = await import('@erp-import/adapter-redis');
       queue = createRedisQueue({
         connection: { url: config.redisUrl },
         logger,

@@ -8,7 +8,7 @@ import {
   type StoredFile,
 } from '@erp-import/core';
 import { fileStoreSql } from './file-store-sql.js';
-import { inTransaction, type PgPool } from './pg-types.js';
+import { inTransaction, type PgPool, type PgResult } from './pg-types.js';
 import { defaultSchema, quoteSchema } from './schema-name.js';
 
 export interface PgFileStoreOptions {
@@ -31,6 +31,18 @@ export interface PgFileStore extends FileStore {
    * whose file is gone can no longer be retried. Returns the count.
    */
   deleteFilesOlderThan(ms: number): Promise<number>;
+}
+
+/**
+ * A `pg.Pool` also takes a query as an object, which can ask for results
+ * in binary; the structural `PgPool` names only the text form.
+ */
+interface BinaryQueryable {
+  query(config: {
+    text: string;
+    values: unknown[];
+    binary: true;
+  }): Promise<PgResult>;
 }
 
 const defaultChunkBytes = 1024 * 1024;
@@ -96,7 +108,13 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
   async function readChunks(fileId: string, chunks: number, key: string) {
     async function* generate() {
       for (let chunk = 0; chunk < chunks; chunk += 1) {
-        const { rows } = await pool.query(sql.readChunk, [fileId, chunk]);
+        // In binary, bytea arrives as its bytes: as text it would come
+        // as hex, a string twice the chunk's size to parse.
+        const { rows } = await (pool as unknown as BinaryQueryable).query({
+          text: sql.readChunk,
+          values: [fileId, chunk],
+          binary: true,
+        });
         const row = rows[0] as { data: Buffer } | undefined;
         if (!row) {
           throw new ImportError(
@@ -105,7 +123,8 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
             { details: { key } },
           );
         }
-        yield row.data;
+        // A copy: the driver's buffer may be reused for its next message.
+        yield Buffer.from(row.data);
       }
     }
     return Readable.from(generate(), { objectMode: false });

@@ -80,13 +80,19 @@ async function runParseThread(
     const send = async () => {
       if (batch.count === 0 && batch.issues.length === 0) return;
       await credits.take();
-      post({
-        type: 'batch',
-        rows: batch.takeRows(layout.targets),
-        issues: batch.takeIssues(),
-        tally: snapshot(tally),
-        detected: detected(),
-      });
+      const rows = batch.takeRows(layout.targets);
+      const bytes = rows?.text;
+      port.postMessage(
+        {
+          type: 'batch',
+          rows,
+          issues: batch.takeIssues(),
+          tally: snapshot(tally),
+          detected: detected(),
+        } satisfies FromThread,
+        // Moved, not copied: the engine's thread never holds the text.
+        bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : [],
+      );
     };
     const issues: IssueWriter = {
       async add(list) {
@@ -192,7 +198,7 @@ function createBatch(targetCount: number) {
       const rows: EncodedRows = {
         kind: 'encoded',
         ...(batch.target > 0 && { entity }),
-        text: parts.join(''),
+        text: ownBytes(parts.join('')),
         count: batch.count,
         firstSeq: batch.firstSeq,
       };
@@ -208,6 +214,14 @@ function createBatch(targetCount: number) {
     },
   };
   return batch;
+}
+
+// UTF-8 in an ArrayBuffer of its own, so that it can be transferred.
+function ownBytes(text: string): Uint8Array {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : new Uint8Array(bytes);
 }
 
 function snapshot(tally: RecordTally): TallySnapshot {

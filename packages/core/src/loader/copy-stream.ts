@@ -67,24 +67,35 @@ export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
     targets.map((target, index) => [target.definition.entity, index]),
   );
 
-  const pending = targets.map(() => ({ parts: [] as string[], length: 0 }));
+  const pending = targets.map(() => ({
+    parts: [] as Array<string | Uint8Array>,
+    length: 0,
+  }));
   const staged = targets.map(() => 0);
   let exhausted = false;
   // Set when another entity's buffer fills: the open COPY ends for it.
   let switchTo: number | undefined;
 
-  const take = (index: number): string => {
+  const take = (index: number): string | Uint8Array => {
     const buffer = pending[index]!;
-    const text = buffer.parts.join('');
+    const { parts } = buffer;
     buffer.parts = [];
     buffer.length = 0;
-    return text;
+    if (parts.length === 1) return parts[0]!;
+    if (parts.every((part) => typeof part === 'string')) return parts.join('');
+    return Buffer.concat(
+      parts.map((part) =>
+        typeof part === 'string' ? Buffer.from(part) : part,
+      ),
+    );
   };
 
   // The body of one COPY: what is pending for `index`, then rows pulled
   // from the source until the source ends or another entity needs the
   // connection.
-  async function* chunksFor(index: number): AsyncGenerator<string> {
+  async function* chunksFor(
+    index: number,
+  ): AsyncGenerator<string | Uint8Array> {
     if (pending[index]!.length > 0) yield take(index);
     while (!exhausted) {
       signal?.throwIfAborted();
@@ -96,7 +107,7 @@ export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
 
       const row = next.value;
       const target = routeRow(row, byEntity, targets);
-      let text: string;
+      let text: string | Uint8Array;
       if (isEncodedRows(row)) {
         checkSequence(row, staged[target]!, targets[target]!);
         staged[target] = staged[target]! + row.count;

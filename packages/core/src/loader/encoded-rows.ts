@@ -11,7 +11,12 @@ export interface EncodedRows {
   kind: 'encoded';
   /** The entity the lines belong to; undefined means the first target. */
   entity?: string;
-  text: string;
+  /**
+   * The lines, as text or as their UTF-8 bytes (a thread sends bytes: an
+   * ArrayBuffer moves to the loader's thread without a copy, and the
+   * loader writes it to COPY as it is).
+   */
+  text: string | Uint8Array;
   count: number;
   firstSeq: number;
 }
