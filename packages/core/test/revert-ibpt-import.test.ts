@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import { sharedPath } from '@erp-import/dev-services/shared-files';
 import {
   createImporter,
   createMemoryErrorLog,
@@ -15,44 +13,21 @@ import {
   type Importer,
   type ImportLoadOptions,
 } from '../src/index.js';
+import {
+  ibptBytes,
+  ibptLines,
+  ibptSyncDefinition,
+  ibptTableSql,
+} from './ibpt-fixtures.js';
 
 // Reverting an import of the IBPT table restores the table exactly,
 // compared row by row with a copy taken before; a revert is refused with
 // REVERT_CONFLICT while a later import changed the same rows, and no
 // longer possible once the before-images expired.
 
-const ibptPath = sharedPath('data', 'TabelaIBPTaxSP23.2.A.csv');
-
-const rate = { type: 'numeric', precision: 7, scale: 2 } as const;
 const ibptTaxRates = {
-  entity: 'ibpt_tax_rates',
-  table: 'ibpt_tax_rates',
-  key: ['codigo', 'ex', 'tipo'],
-  tenantColumn: 'tenant_id',
-  scope: ['uf'],
-  mode: 'sync',
+  ...ibptSyncDefinition,
   keepBeforeImages: true,
-  locale: {
-    decimalSeparator: '.',
-    groupSeparator: '',
-    dateFormats: ['dd/MM/yyyy'],
-    timeZone: 'America/Sao_Paulo',
-  },
-  columns: [
-    { name: 'codigo', type: 'text', length: 16 },
-    { name: 'ex', type: 'text', length: 4, default: '' },
-    { name: 'tipo', type: 'text', length: 2 },
-    { name: 'descricao', type: 'text' },
-    { name: 'nacionalfederal', ...rate },
-    { name: 'importadosfederal', ...rate },
-    { name: 'estadual', ...rate },
-    { name: 'municipal', ...rate },
-    { name: 'vigenciainicio', type: 'date' },
-    { name: 'vigenciafim', type: 'date' },
-    { name: 'chave', type: 'text', length: 20 },
-    { name: 'versao', type: 'text', length: 20 },
-    { name: 'fonte', type: 'text', length: 100 },
-  ],
 } satisfies ImportDefinitionInput;
 
 const database = useTestDatabase('revert_ibpt');
@@ -68,27 +43,12 @@ let records: string[];
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: database.url, max: 3 });
-  await pool.query(`
-    CREATE TABLE ibpt_tax_rates (
-      tenant_id text NOT NULL,
-      uf char(2) NOT NULL,
-      codigo varchar(16) NOT NULL,
-      ex varchar(4) NOT NULL,
-      tipo varchar(2) NOT NULL,
-      descricao text,
-      nacionalfederal numeric(7, 2),
-      importadosfederal numeric(7, 2),
-      estadual numeric(7, 2),
-      municipal numeric(7, 2),
-      vigenciainicio date,
-      vigenciafim date,
-      chave varchar(20),
-      versao varchar(20),
-      fonte varchar(100),
-      -- Written by the database, not the file: restored from the image.
-      touched_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-      PRIMARY KEY (tenant_id, uf, codigo, ex, tipo)
-    )`);
+  await pool.query(
+    ibptTableSql([
+      // Written by the database, not the file: restored from the image.
+      'touched_at timestamptz NOT NULL DEFAULT clock_timestamp()',
+    ]),
+  );
   importer = createImporter({
     definitions: [ibptTaxRates],
     database: pool,
@@ -96,9 +56,7 @@ beforeAll(async () => {
     ...stores,
     beforeImageRetentionMs: 3_600_000,
   });
-  const lines = (await readFile(ibptPath)).toString('latin1').split('\r\n');
-  header = lines[0]!;
-  records = lines.slice(1).filter((line) => line !== '');
+  ({ header, records } = await ibptLines());
 });
 
 afterAll(async () => {
@@ -110,7 +68,7 @@ async function importLines(
   load: ImportLoadOptions = { params: { uf: 'SP' } },
   tenant = 'acme',
 ) {
-  const bytes = Buffer.from([header, ...lines, ''].join('\r\n'), 'latin1');
+  const bytes = ibptBytes(header, lines);
   const { record } = await importer.enqueue({
     tenant,
     entity: 'ibpt_tax_rates',
