@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
+import type { ImportError } from '../errors/import-error.js';
 import { decodeToUtf8 } from './decode.js';
 import { openInput } from './decompress.js';
+import type { ReadItem, RecordReader } from './record-reader.js';
 
 /**
  * Turns the stored bytes of a JSON or XML document into text for the
@@ -77,5 +79,53 @@ export function documentText(
     chunks: { [Symbol.asyncIterator]: chunks },
     encoding: () => encoding?.(),
     bytesRead: () => opened.bytesRead(),
+  };
+}
+
+/**
+ * What a document parser offers the reader around it: text goes in,
+ * items come out, and a failure of the whole document is answered, not
+ * thrown, so the records read before it still go out first.
+ */
+export interface DocumentWalkerLike {
+  write(text: string): ImportError | undefined;
+  end(): ImportError | undefined;
+  take(): ReadItem[];
+}
+
+/**
+ * The RecordReader over a document: iterated once, feeding `text` to the
+ * walker `start` makes and handing out its items as they come.
+ */
+export function documentReader(
+  text: DocumentText,
+  start: () => DocumentWalkerLike,
+): RecordReader {
+  let started = false;
+
+  async function* items(): AsyncGenerator<ReadItem> {
+    if (started) throw new Error('a record reader can be iterated once');
+    started = true;
+
+    // Records read before a failure still go out; the failure follows
+    // them, and the engine then fails the whole import.
+    const walker = start();
+    for await (const chunk of text.chunks) {
+      const failure = walker.write(chunk);
+      yield* walker.take();
+      if (failure) throw failure;
+    }
+    const failure = walker.end();
+    yield* walker.take();
+    if (failure) throw failure;
+  }
+
+  return {
+    items: () => ({ [Symbol.asyncIterator]: items }),
+    detected: () => {
+      const encoding = text.encoding();
+      return encoding === undefined ? {} : { encoding };
+    },
+    bytesRead: () => text.bytesRead(),
   };
 }

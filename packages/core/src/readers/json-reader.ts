@@ -7,7 +7,7 @@ import type {
 import { parseJsonPath, valueAtJsonPath } from '../definitions/record-paths.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { RecordPosition } from '../ports/error-log.js';
-import { documentText } from './document-text.js';
+import { documentReader, documentText } from './document-text.js';
 import {
   childrenOf,
   derivedValue,
@@ -85,38 +85,16 @@ export function createJsonReader(
     ...(options.encoding !== undefined && { encoding: options.encoding }),
   });
   const mapper = createRecordMapper(definition);
-  let started = false;
-
-  async function* items(): AsyncGenerator<ReadItem> {
-    if (started) throw new Error('a record reader can be iterated once');
-    started = true;
-
-    const walker = new DocumentWalker({
-      format,
-      recordsPath: recordsPath === undefined ? [] : parseJsonPath(recordsPath),
-      onRecord: (value, index, line) => mapper(value, index, line),
-    });
-
-    // Records read before a failure still go out; the failure follows
-    // them, and the engine then fails the whole import.
-    for await (const chunk of text.chunks) {
-      const failure = walker.write(chunk);
-      yield* walker.take();
-      if (failure) throw failure;
-    }
-    const failure = walker.end();
-    yield* walker.take();
-    if (failure) throw failure;
-  }
-
-  return {
-    items: () => ({ [Symbol.asyncIterator]: items }),
-    detected: () => {
-      const encoding = text.encoding();
-      return encoding === undefined ? {} : { encoding };
-    },
-    bytesRead: () => text.bytesRead(),
-  };
+  return documentReader(
+    text,
+    () =>
+      new DocumentWalker({
+        format,
+        recordsPath:
+          recordsPath === undefined ? [] : parseJsonPath(recordsPath),
+        onRecord: (value, index, line) => mapper(value, index, line),
+      }),
+  );
 }
 
 /** A record's source tokens (values packed), for the fix file. */

@@ -12,7 +12,7 @@ import {
 } from '../definitions/record-paths.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { RecordPosition } from '../ports/error-log.js';
-import { documentText } from './document-text.js';
+import { documentReader, documentText } from './document-text.js';
 import {
   childrenOf,
   derivedValue,
@@ -88,31 +88,7 @@ export function createXmlReader(
     ...(options.encoding !== undefined && { encoding: options.encoding }),
     sniff: declaredEncoding,
   });
-  let started = false;
-
-  async function* items(): AsyncGenerator<ReadItem> {
-    if (started) throw new Error('a record reader can be iterated once');
-    started = true;
-
-    const walker = new XmlWalker(mapping);
-    for await (const chunk of text.chunks) {
-      const failure = walker.write(chunk);
-      yield* walker.take();
-      if (failure) throw failure;
-    }
-    const failure = walker.end();
-    yield* walker.take();
-    if (failure) throw failure;
-  }
-
-  return {
-    items: () => ({ [Symbol.asyncIterator]: items }),
-    detected: () => {
-      const encoding = text.encoding();
-      return encoding === undefined ? {} : { encoding };
-    },
-    bytesRead: () => text.bytesRead(),
-  };
+  return documentReader(text, () => new XmlWalker(mapping));
 }
 
 /** The encoding an XML declaration at the start of `head` names. */
