@@ -8,7 +8,7 @@ import {
   type StoredFile,
 } from '@erp-import/core';
 import { fileStoreSql } from './file-store-sql.js';
-import { inTransaction, type PgPool, type PgResult } from './pg-types.js';
+import { inTransaction, type PgPool } from './pg-types.js';
 import { defaultSchema, quoteSchema } from './schema-name.js';
 
 export interface PgFileStoreOptions {
@@ -31,18 +31,6 @@ export interface PgFileStore extends FileStore {
    * whose file is gone can no longer be retried. Returns the count.
    */
   deleteFilesOlderThan(ms: number): Promise<number>;
-}
-
-/**
- * A `pg.Pool` also takes a query as an object, which can ask for results
- * in binary; the structural `PgPool` names only the text form.
- */
-interface BinaryQueryable {
-  query(config: {
-    text: string;
-    values: unknown[];
-    binary: true;
-  }): Promise<PgResult>;
 }
 
 const defaultChunkBytes = 1024 * 1024;
@@ -108,13 +96,12 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
   async function readChunks(fileId: string, chunks: number, key: string) {
     async function* generate() {
       for (let chunk = 0; chunk < chunks; chunk += 1) {
-        // In binary, bytea arrives as its bytes: as text it would come
-        // as hex, a string twice the chunk's size to parse.
-        const { rows } = await (pool as unknown as BinaryQueryable).query({
-          text: sql.readChunk,
-          values: [fileId, chunk],
-          binary: true,
-        });
+        // TODO: bytea arrives as hex text (a string twice the chunk's
+        // size) that pg turns into a Buffer. Asking for binary results per
+        // query does not help: pg-protocol then hands the bytes over as a
+        // UTF-8 string, which mangles every byte that is not UTF-8; only a
+        // connection in binary mode gets them whole.
+        const { rows } = await pool.query(sql.readChunk, [fileId, chunk]);
         const row = rows[0] as { data: Buffer } | undefined;
         if (!row) {
           throw new ImportError(
@@ -123,8 +110,7 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
             { details: { key } },
           );
         }
-        // A copy: the driver's buffer may be reused for its next message.
-        yield Buffer.from(row.data);
+        yield row.data;
       }
     }
     return Readable.from(generate(), { objectMode: false });

@@ -34,9 +34,13 @@ export function describeFileStoreConformance(
     const key = (name: string = randomUUID()) => `${prefix}/${name}`;
 
     it('gives back the bytes it stored, with their size and sha256', async () => {
-      const bytes = Buffer.from(
-        'sku,name\nQ-1,Grampo\n\u00e7\u00e3o\u0000\xff',
-      );
+      // Every byte value, so bytes that are not UTF-8 (a Windows-1252
+      // export) must come back as they were, not as text.
+      const bytes = Buffer.concat([
+        Buffer.from('sku,name\nQ-1,Grampo\n\u00e7\u00e3o\n'),
+        Buffer.from(Array.from({ length: 256 }, (_, value) => value)),
+        Buffer.from([0xe7, 0xe3, 0x96, 0x85, 0xff, 0x00]),
+      ]);
       const stored = await fileStore.put(key('a'), Readable.from([bytes]));
 
       expect(stored).toEqual({ size: bytes.length, checksum: sha256(bytes) });
@@ -48,8 +52,12 @@ export function describeFileStoreConformance(
         Buffer.alloc(64 * 1024, index % 251),
       );
       const whole = Buffer.concat(chunks);
-      const stored = await fileStore.put(key(), Readable.from(chunks));
+      const k = key();
+      const stored = await fileStore.put(k, Readable.from(chunks));
       expect(stored).toEqual({ size: whole.length, checksum: sha256(whole) });
+      const back = await readAll(await fileStore.open(k));
+      expect(back.length).toBe(whole.length);
+      expect(sha256(back)).toBe(sha256(whole));
     });
 
     it('stores an empty file', async () => {
