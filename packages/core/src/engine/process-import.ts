@@ -319,11 +319,15 @@ async function runImport(
     await issues.flush().catch(() => undefined);
     throw error;
   } finally {
-    // A source the loader did not read to its end is closed here.
-    input.destroy();
-    await source.close();
-    await progress.stop();
-    client?.release(broken);
+    // A source the loader did not read to its end is closed here; the
+    // connection goes back to the pool whatever closing it says.
+    try {
+      input.destroy();
+      await source.close();
+      await progress.stop();
+    } finally {
+      client?.release(broken);
+    }
     run.detected ??= { ...source.detected() };
     run.progress ??= { ...progress.current(), phase: 'done' };
   }
