@@ -369,6 +369,7 @@ Exit codes:
   3   the import failed
   4   the server could not be reached or stopped answering
   5   the import was cancelled
+  6   the import was reverted
   64  wrong command line
   66  the file cannot be read
   75  status: the import is still queued or processing
