@@ -42,12 +42,17 @@ export function readExampleConfig(
     databaseUrl,
     port: positiveInteger(env, 'PORT') ?? 3000,
     tokens: parseTokens(env.ERP_IMPORT_TOKENS ?? ''),
-    maxUploadBytes: positiveInteger(env, 'ERP_IMPORT_MAX_UPLOAD_BYTES'),
+    maxUploadBytes:
+      positiveInteger(env, 'ERP_IMPORT_MAX_UPLOAD_BYTES') ??
+      defaultMaxUploadBytes,
     queue,
     redisUrl: env.REDIS_URL,
     concurrency: positiveInteger(env, 'ERP_IMPORT_CONCURRENCY') ?? 2,
   };
 }
+
+/** Uploads past this are refused unless ERP_IMPORT_MAX_UPLOAD_BYTES says. */
+export const defaultMaxUploadBytes = 2 * 1024 * 1024 * 1024;
 
 /** `token:tenant` pairs, comma-separated. */
 export function parseTokens(text: string): Map<string, string> {
