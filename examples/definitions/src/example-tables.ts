@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS demo_prices (
   tenant_id text NOT NULL,
   sku varchar(20) NOT NULL,
   description varchar(120) NOT NULL,
-  price numeric(12, 2) NOT NULL,
+  price numeric(12, 2) NOT NULL
+    CONSTRAINT demo_prices_price_positive CHECK (price >= 0),
   valid_from date,
   active boolean,
   PRIMARY KEY (tenant_id, sku)

@@ -278,7 +278,7 @@ async function printRejected(
   client: NodeErpImportClient,
   id: string,
 ): Promise<void> {
-  const page = await client.imports.errorPage(id, { limit: 5 });
+  const page = await client.imports.errorPage(id, { limit: 10 });
   console.log('  first entries of the error log:');
   for (const issue of page.items) {
     const where =

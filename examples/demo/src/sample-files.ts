@@ -48,14 +48,15 @@ function brazilianMoney(cents: number): string {
 }
 
 // One row for each way a value can be refused, so the error log shows a
-// few kinds. TODO: add a row the database itself refuses (a CHECK) once
-// the loader isolates such rows instead of failing the import.
+// few kinds; the last passes every check of the file and is refused by the
+// table's own CHECK, alone, while the rest applies.
 const brokenRows = [
   '900001;"Preço com ponto decimal";12.50;01/07/2024;S',
   '900002;"Data impossível";10,00;31/02/2024;S',
   '900003;;10,00;01/07/2024;S',
   '900004;"Ativo ilegível";10,00;01/07/2024;talvez',
   '900005-CODIGO-LONGO-DEMAIS;"Código longo";10,00;01/07/2024;S',
+  '900006;"Preço negativo";-1,00;01/07/2024;S',
 ];
 
 export async function writeSampleFiles(directory: string): Promise<{
@@ -87,7 +88,7 @@ export async function writeSampleFiles(directory: string): Promise<{
     prices: {
       path: pricesPath,
       entity: 'demo_prices',
-      label: `a price list: ${sampleRowCount} products and 5 broken rows`,
+      label: `a price list: ${sampleRowCount} products and ${brokenRows.length} broken rows`,
     },
     update: {
       path: updatePath,

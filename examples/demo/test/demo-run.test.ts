@@ -60,17 +60,17 @@ describe('npm run demo', () => {
     expect(results(run.stdout)).toEqual([
       expect.objectContaining({
         state: 'completed',
-        read: '2005',
+        read: '2006',
         inserted: '2000',
-        rejected: '5',
+        rejected: '6',
       }),
       expect.objectContaining({
         state: 'completed',
-        read: '2005',
+        read: '2006',
         inserted: '0',
         updated: '0',
         unchanged: '2000',
-        rejected: '5',
+        rejected: '6',
       }),
       expect.objectContaining({
         state: 'completed',
@@ -81,6 +81,8 @@ describe('npm run demo', () => {
       }),
     ]);
     expect(run.stdout).toContain('[invalid_date]');
+    // The row the table's CHECK refused, isolated with its constraint.
+    expect(run.stdout).toContain('demo_prices_price_positive');
   });
 
   it('exits 1 when an --expect is not met', async () => {
