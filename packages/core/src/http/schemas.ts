@@ -32,33 +32,29 @@ const timestamp = z.string().meta({ format: 'date-time' });
 export const importStateSchema = named('ImportState', z.enum(importStates));
 export const importFormatSchema = named('ImportFormat', z.enum(importFormats));
 
+// What every count object holds, a file's and each entity's alike.
+const countFields = {
+  read: z.number().int(),
+  inserted: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
+  deleted: z.number().int(),
+  rejected: z.number().int(),
+  /** Records superseded by a later record with the same key. */
+  superseded: z.number().int(),
+  /** Valid records deliberately not applied, each with a warning. */
+  skipped: z.number().int(),
+};
+
 export const entityImportCountsSchema = named(
   'EntityImportCounts',
-  z.object({
-    read: z.number().int(),
-    inserted: z.number().int(),
-    updated: z.number().int(),
-    unchanged: z.number().int(),
-    deleted: z.number().int(),
-    rejected: z.number().int(),
-    superseded: z.number().int(),
-    skipped: z.number().int(),
-  }),
+  z.object(countFields),
 );
 
 export const importCountsSchema = named(
   'ImportCounts',
   z.object({
-    read: z.number().int(),
-    inserted: z.number().int(),
-    updated: z.number().int(),
-    unchanged: z.number().int(),
-    deleted: z.number().int(),
-    rejected: z.number().int(),
-    /** Records superseded by a later record with the same key. */
-    superseded: z.number().int(),
-    /** Valid records deliberately not applied, each with a warning. */
-    skipped: z.number().int(),
+    ...countFields,
     /**
      * By entity, when a definition with children fed several tables;
      * each adds up to its own `read`, and the fields above are the sums.
