@@ -61,56 +61,86 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
 
+    // A chunk is written while the next one arrives, on another pooled
+    // connection: the upload then waits on the network or the database,
+    // not on both in turn. One write in flight at most, so memory stays
+    // near two chunks.
+    let writing: Promise<unknown> = Promise.resolve();
     const flush = async (bytes: Buffer) => {
-      await pool.query(sql.chunk, [fileId, chunks, bytes]);
+      await writing;
+      const index = chunks;
       chunks += 1;
+      writing = pool.query(sql.chunk, [fileId, index, bytes]);
+      // A failed write is seen by the next flush or the final wait.
+      writing.catch(() => undefined);
     };
 
-    for await (const piece of body) {
-      const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
-      size += bytes.length;
-      if (maxBytes !== undefined && size > maxBytes) {
-        throw new ImportError(
-          ErrorCodes.PAYLOAD_TOO_LARGE,
-          `the file is larger than ${maxBytes} bytes`,
-          { details: { key, maxBytes } },
-        );
-      }
-      hash.update(bytes);
-      pending.push(bytes);
-      pendingBytes += bytes.length;
+    try {
+      for await (const piece of body) {
+        const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        size += bytes.length;
+        if (maxBytes !== undefined && size > maxBytes) {
+          throw new ImportError(
+            ErrorCodes.PAYLOAD_TOO_LARGE,
+            `the file is larger than ${maxBytes} bytes`,
+            { details: { key, maxBytes } },
+          );
+        }
+        hash.update(bytes);
+        pending.push(bytes);
+        pendingBytes += bytes.length;
 
-      while (pendingBytes >= chunkBytes) {
-        const joined = Buffer.concat(pending, pendingBytes);
-        await flush(joined.subarray(0, chunkBytes));
-        const rest = joined.subarray(chunkBytes);
-        pending = rest.length > 0 ? [rest] : [];
-        pendingBytes = rest.length;
+        while (pendingBytes >= chunkBytes) {
+          const joined = Buffer.concat(pending, pendingBytes);
+          await flush(joined.subarray(0, chunkBytes));
+          const rest = joined.subarray(chunkBytes);
+          pending = rest.length > 0 ? [rest] : [];
+          pendingBytes = rest.length;
+        }
       }
+      if (pendingBytes > 0) await flush(Buffer.concat(pending, pendingBytes));
+      await writing;
+    } catch (error) {
+      // No write may land after the caller abandons the file.
+      await writing.catch(() => undefined);
+      throw error;
     }
-    if (pendingBytes > 0) await flush(Buffer.concat(pending, pendingBytes));
 
     return { size, checksum: hash.digest('hex'), chunks };
   }
 
   async function readChunks(fileId: string, chunks: number, key: string) {
+    // TODO: bytea arrives as hex text (a string twice the chunk's size)
+    // that pg turns into a Buffer. Asking for binary results per query
+    // does not help: pg-protocol then hands the bytes over as a UTF-8
+    // string, which mangles every byte that is not UTF-8; only a
+    // connection in binary mode gets them whole.
+    const read = async (chunk: number): Promise<Buffer> => {
+      const { rows } = await pool.query(sql.readChunk, [fileId, chunk]);
+      const row = rows[0] as { data: Buffer } | undefined;
+      if (!row) {
+        throw new ImportError(
+          ErrorCodes.FILE_MISSING,
+          `the stored file "${key}" was deleted while it was read`,
+          { details: { key } },
+        );
+      }
+      return row.data;
+    };
+    // The next chunk is asked for while the reader works on this one.
+    const ahead = (chunk: number): Promise<Buffer> | undefined => {
+      if (chunk >= chunks) return undefined;
+      const next = read(chunk);
+      // Seen when awaited; a reader that stops early never awaits it.
+      next.catch(() => undefined);
+      return next;
+    };
     async function* generate() {
-      for (let chunk = 0; chunk < chunks; chunk += 1) {
-        // TODO: bytea arrives as hex text (a string twice the chunk's
-        // size) that pg turns into a Buffer. Asking for binary results per
-        // query does not help: pg-protocol then hands the bytes over as a
-        // UTF-8 string, which mangles every byte that is not UTF-8; only a
-        // connection in binary mode gets them whole.
-        const { rows } = await pool.query(sql.readChunk, [fileId, chunk]);
-        const row = rows[0] as { data: Buffer } | undefined;
-        if (!row) {
-          throw new ImportError(
-            ErrorCodes.FILE_MISSING,
-            `the stored file "${key}" was deleted while it was read`,
-            { details: { key } },
-          );
-        }
-        yield row.data;
+      let next = ahead(0);
+      for (let chunk = 0; next !== undefined; chunk += 1) {
+        const current = await next;
+        next = ahead(chunk + 1);
+        yield current;
       }
     }
     return Readable.from(generate(), { objectMode: false });

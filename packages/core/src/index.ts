@@ -138,8 +138,8 @@ export type {
 export { qualifiedTableName, quoteIdentifier } from './loader/identifiers.js';
 export {
   buildCopySql,
-  buildCountSql,
   buildDedupeSql,
+  buildInsertCounterSql,
   buildMergeSql,
   buildStagingTableSql,
   buildSupersededCursorSql,

@@ -8,6 +8,7 @@ import {
 } from '../errors/import-error.js';
 import { encodeRow } from '../loader/copy-stream.js';
 import type { EncodedRows } from '../loader/encoded-rows.js';
+import { createRepeatedKeyFilter } from '../loader/repeated-keys.js';
 import type { RowIssue } from '../ports/error-log.js';
 import type { RecordReader } from '../readers/record-reader.js';
 import { RecordTally } from './import-counts.js';
@@ -19,7 +20,7 @@ import type {
   ToThread,
 } from './parse-thread-protocol.js';
 import { serializeError } from './parse-thread-protocol.js';
-import { readRows } from './process-import.js';
+import { readRowBatches } from './process-import.js';
 import { createReaderFor } from './reader-factory.js';
 
 /**
@@ -40,6 +41,8 @@ if (parentPort !== null) {
 
 /** Issues sent in one batch at most, rows or not. */
 const issuesPerBatch = 500;
+/** COPY lines joined into one string before they are written as UTF-8. */
+const linesPerWrite = 16;
 
 async function runParseThread(
   port: MessagePort,
@@ -70,7 +73,11 @@ async function runParseThread(
   let reader: RecordReader | undefined;
   const detected = () => ({ ...reader?.detected() });
   const tally = new RecordTally();
-  const batch = createBatch(layout.targets.length);
+  // Room for a batch of plain text; a batch of wider characters grows.
+  const batch = createBatch(layout.targets.length, data.batchChars + 65536);
+  const filters = layout.targets.map((target) =>
+    createRepeatedKeyFilter(target.definition),
+  );
   try {
     reader = createReaderFor(data.format)(input, {
       definition,
@@ -80,7 +87,11 @@ async function runParseThread(
     const send = async () => {
       if (batch.count === 0 && batch.issues.length === 0) return;
       await credits.take();
-      const rows = batch.takeRows(layout.targets);
+      const filter = filters[batch.target];
+      const rows = batch.takeRows(
+        layout.targets,
+        filter === undefined || filter.mayRepeat,
+      );
       const bytes = rows?.text;
       port.postMessage(
         {
@@ -105,7 +116,7 @@ async function runParseThread(
     const byEntity = new Map(
       layout.targets.map((target, index) => [target.definition.entity, index]),
     );
-    const rows = readRows({
+    const batches = readRowBatches({
       // The engine clears the error log itself before taking a batch.
       engine: { errorLog: { clear: async () => undefined } },
       record: { id: data.importId },
@@ -116,18 +127,21 @@ async function runParseThread(
       // The loader's layout says whether the import syncs.
       stageRejectedKeys: layout.targets[0]?.definition.mode === 'sync',
     });
-    for await (const row of rows) {
-      const target = row.entity === undefined ? 0 : byEntity.get(row.entity);
-      if (target === undefined) throw unknownEntity(row.entity);
-      if (batch.count > 0 && batch.target !== target) await send();
-      const line = encodeRow(
-        row,
-        batch.nextSeq(target),
-        layout.targets[target]!,
-        layout.tenant,
-      );
-      batch.add(target, line);
-      if (batch.chars >= data.batchChars) await send();
+    for await (const rows of batches) {
+      for (const row of rows) {
+        const target = row.entity === undefined ? 0 : byEntity.get(row.entity);
+        if (target === undefined) throw unknownEntity(row.entity);
+        if (batch.count > 0 && batch.target !== target) await send();
+        if (row.keyOnly !== true) filters[target]?.add(row.values);
+        const line = encodeRow(
+          row,
+          batch.nextSeq(target),
+          layout.targets[target]!,
+          layout.tenant,
+        );
+        batch.add(target, line);
+        if (batch.chars >= data.batchChars) await send();
+      }
     }
     await send();
 
@@ -167,10 +181,32 @@ function createCredits(initial: number) {
   };
 }
 
-/** The lines of one target being gathered, and the issues beside them. */
-function createBatch(targetCount: number) {
+/**
+ * The lines of one target being gathered, and the issues beside them.
+ * Each line is written as UTF-8 into the batch's buffer as soon as it is
+ * encoded, so it dies young: lines kept as strings until the batch is
+ * sent outlived the young generation and made every collection copy
+ * them (half the thread's time went to the collector).
+ */
+function createBatch(targetCount: number, bytesHint: number) {
   const seq = new Array<number>(targetCount).fill(0);
-  let parts: string[] = [];
+  let bytes = Buffer.allocUnsafe(bytesHint);
+  let used = 0;
+  let lines = '';
+  let linesHeld = 0;
+  const flushLines = () => {
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
+    if (bytes.length - used < lines.length * 3) {
+      const larger = Buffer.allocUnsafe(
+        Math.max(bytes.length * 2, used + lines.length * 3),
+      );
+      bytes.copy(larger, 0, 0, used);
+      bytes = larger;
+    }
+    used += bytes.write(lines, used, 'utf8');
+    lines = '';
+    linesHeld = 0;
+  };
   const batch = {
     target: 0,
     count: 0,
@@ -186,23 +222,33 @@ function createBatch(targetCount: number) {
         batch.target = target;
         batch.firstSeq = seq[target]!;
       }
-      parts.push(line);
+      // A few lines are joined before each write: a write per line costs
+      // more in the call than in the copy.
+      lines += line;
+      linesHeld += 1;
+      if (linesHeld === linesPerWrite) flushLines();
       batch.count += 1;
       batch.chars += line.length;
     },
     takeRows(
       targets: ParseThreadData['layout']['targets'],
+      keysMayRepeat: boolean,
     ): EncodedRows | undefined {
       if (batch.count === 0) return undefined;
+      flushLines();
       const entity = targets[batch.target]!.definition.entity;
       const rows: EncodedRows = {
         kind: 'encoded',
         ...(batch.target > 0 && { entity }),
-        text: ownBytes(parts.join('')),
+        // The buffer's memory is its own (allocUnsafe above the pool's
+        // size), so it can be transferred.
+        text: new Uint8Array(bytes.buffer, bytes.byteOffset, used),
         count: batch.count,
         firstSeq: batch.firstSeq,
+        keysMayRepeat,
       };
-      parts = [];
+      bytes = Buffer.allocUnsafe(bytesHint);
+      used = 0;
       batch.count = 0;
       batch.chars = 0;
       return rows;
@@ -214,14 +260,6 @@ function createBatch(targetCount: number) {
     },
   };
   return batch;
-}
-
-// UTF-8 in an ArrayBuffer of its own, so that it can be transferred.
-function ownBytes(text: string): Uint8Array {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? bytes
-    : new Uint8Array(bytes);
 }
 
 function snapshot(tally: RecordTally): TallySnapshot {

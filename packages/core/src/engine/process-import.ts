@@ -21,7 +21,7 @@ import type { JobContext } from '../ports/queue.js';
 import type { ImportTransition } from '../ports/status-store.js';
 import { parentRejected } from '../readers/nested-records.js';
 import type { MappedRecord, RecordReader } from '../readers/record-reader.js';
-import type { RecordPosition } from '../ports/error-log.js';
+import type { RecordPosition, RowIssue } from '../ports/error-log.js';
 import type { EngineContext } from './engine-context.js';
 import { importCountsOf, RecordTally } from './import-counts.js';
 import {
@@ -362,10 +362,14 @@ export interface ReadRowsOptions {
  * follow their parent; when the parent is rejected here, they are
  * rejected with it (`parent_rejected`), as the readers do for a parent
  * they reject themselves.
+ *
+ * Rows go out in batches, one per batch the reader gives, and the issues
+ * of a batch go to the error log together: a million records cost a few
+ * thousand awaits, not a million.
  */
-export async function* readRows(
+export async function* readRowBatches(
   options: ReadRowsOptions,
-): AsyncGenerator<CoercedRow> {
+): AsyncGenerator<CoercedRow[]> {
   const { engine, record, reader, issues, tally, definitions } = options;
   const parentEntity = definitions[0]!.entity;
   const coercers = new Map(
@@ -388,78 +392,92 @@ export async function* readRows(
 
   let lastRejected: string | undefined;
   let parentWasRejected = false;
-  for await (const item of reader.items()) {
-    if (item.kind === 'issue') {
-      const { issue } = item;
-      const entity = issue.entity ?? parentEntity;
-      const id = recordId(entity, issue.position.recordNumber);
-      if (
-        issue.severity === 'error' &&
-        issue.position.recordNumber >= 1 &&
-        id !== lastRejected
-      ) {
+  for await (const items of reader.batches()) {
+    const rows: CoercedRow[] = [];
+    const found: RowIssue[] = [];
+    for (const item of items) {
+      if (item.kind === 'issue') {
+        const { issue } = item;
+        const entity = issue.entity ?? parentEntity;
+        const id = recordId(entity, issue.position.recordNumber);
+        if (
+          issue.severity === 'error' &&
+          issue.position.recordNumber >= 1 &&
+          id !== lastRejected
+        ) {
+          tally.count(entity, true);
+          lastRejected = id;
+          if (entity === parentEntity) {
+            parentWasRejected = true;
+            if (keyRowOf !== undefined) {
+              if (pendingKey !== undefined) rows.push(keyRowOf(pendingKey));
+              pendingKey = issue.position;
+            }
+          }
+        }
+        found.push(issue);
+        continue;
+      }
+
+      const { position } = item.record;
+      const entity = item.record.entity ?? parentEntity;
+      const id = recordId(entity, position.recordNumber);
+      if (pendingKey !== undefined && keyRowOf !== undefined) {
+        // The rejected record itself, or the next one: its key, or none.
+        const own =
+          id === lastRejected && entity === parentEntity
+            ? item.record
+            : undefined;
+        rows.push(keyRowOf(pendingKey, own));
+        pendingKey = undefined;
+      }
+      if (id === lastRejected) continue;
+      if (entity === parentEntity) {
+        parentWasRejected = false;
+      } else if (parentWasRejected) {
         tally.count(entity, true);
+        lastRejected = id;
+        found.push(parentRejected(position, entity));
+        continue;
+      }
+
+      const coerce = coercers.get(entity);
+      if (coerce === undefined) {
+        throw new ImportError(
+          ErrorCodes.UNKNOWN_ENTITY,
+          `the reader gave a record of entity "${entity}", which this ` +
+            'import does not write',
+          { details: { entity, position } },
+        );
+      }
+      const result = coerce(item.record);
+      tally.count(entity, !result.ok);
+      if (result.ok) {
+        rows.push(result.row);
+      } else {
         lastRejected = id;
         if (entity === parentEntity) {
           parentWasRejected = true;
-          if (keyRowOf !== undefined) {
-            if (pendingKey !== undefined) yield keyRowOf(pendingKey);
-            pendingKey = issue.position;
-          }
+          if (keyRowOf !== undefined)
+            rows.push(keyRowOf(position, item.record));
         }
+        found.push(...result.issues);
       }
-      await issues.add([issue]);
-      continue;
     }
-
-    const { position } = item.record;
-    const entity = item.record.entity ?? parentEntity;
-    const id = recordId(entity, position.recordNumber);
-    if (pendingKey !== undefined && keyRowOf !== undefined) {
-      // The rejected record itself, or the next one: its key, or none.
-      const own =
-        id === lastRejected && entity === parentEntity
-          ? item.record
-          : undefined;
-      yield keyRowOf(pendingKey, own);
-      pendingKey = undefined;
-    }
-    if (id === lastRejected) continue;
-    if (entity === parentEntity) {
-      parentWasRejected = false;
-    } else if (parentWasRejected) {
-      tally.count(entity, true);
-      lastRejected = id;
-      await issues.add([parentRejected(position, entity)]);
-      continue;
-    }
-
-    const coerce = coercers.get(entity);
-    if (coerce === undefined) {
-      throw new ImportError(
-        ErrorCodes.UNKNOWN_ENTITY,
-        `the reader gave a record of entity "${entity}", which this ` +
-          'import does not write',
-        { details: { entity, position } },
-      );
-    }
-    const result = coerce(item.record);
-    tally.count(entity, !result.ok);
-    if (result.ok) {
-      yield result.row;
-    } else {
-      lastRejected = id;
-      if (entity === parentEntity) {
-        parentWasRejected = true;
-        if (keyRowOf !== undefined) yield keyRowOf(position, item.record);
-      }
-      await issues.add(result.issues);
-    }
+    if (found.length > 0) await issues.add(found);
+    if (rows.length > 0) yield rows;
   }
   if (pendingKey !== undefined && keyRowOf !== undefined) {
-    yield keyRowOf(pendingKey);
+    yield [keyRowOf(pendingKey)];
   }
   await issues.flush();
+}
+
+/** `readRowBatches`, a row at a time. */
+export async function* readRows(
+  options: ReadRowsOptions,
+): AsyncGenerator<CoercedRow> {
+  for await (const rows of readRowBatches(options)) yield* rows;
 }
 
 /**

@@ -28,8 +28,8 @@ import {
 import { resolveLoadPlan, type LoadPlan } from './load-plan.js';
 import {
   buildCopySql,
-  buildCountSql,
   buildDedupeSql,
+  buildInsertCounterSql,
   buildMergeSql,
   buildOutcomeTablesSql,
   buildRejectedCursorSql,
@@ -250,7 +250,7 @@ export async function applyImport(
       }
 
       const copyStart = performance.now();
-      const staged = await copyRows({
+      const copied = await copyRows({
         client,
         rows: options.rows,
         targets: entities.map((entity) => ({
@@ -266,7 +266,7 @@ export async function applyImport(
         ...(signal !== undefined && { signal }),
       });
       const copyMs = elapsedSince(copyStart);
-      logger.debug({ staged, copyMs }, 'rows staged');
+      logger.debug({ staged: copied.staged, copyMs }, 'rows staged');
       options.onMergeStart?.();
 
       const mergeStart = performance.now();
@@ -276,7 +276,8 @@ export async function applyImport(
         counts[entity.definition.entity] = await applyEntity({
           client,
           entity,
-          staged: staged[index] ?? 0,
+          staged: copied.staged[index] ?? 0,
+          keysMayRepeat: copied.keysMayRepeat[index] ?? true,
           tenant,
           mergeReturning,
           isolateRefusals: options.isolateRefusals !== false,
@@ -332,6 +333,8 @@ interface ApplyEntityOptions {
   client: PgClientLike;
   entity: StagedEntity;
   staged: number;
+  /** False when no key came twice: the dedupe step has nothing to do. */
+  keysMayRepeat: boolean;
   tenant: string;
   mergeReturning: boolean;
   isolateRefusals: boolean;
@@ -365,8 +368,9 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
   // planner pick a hash join for the MERGE instead of guessing.
   await client.query(`ANALYZE pg_temp.${quoteIdentifier(entity.staging)}`);
 
-  const dedupe = await client.query(buildDedupeSql(definition, entity));
-  const superseded = dedupe.rowCount ?? 0;
+  const superseded = options.keysMayRepeat
+    ? ((await client.query(buildDedupeSql(definition, entity))).rowCount ?? 0)
+    : 0;
   if (superseded > 0 && onIssues !== undefined) {
     await reportRows(
       client,
@@ -560,6 +564,7 @@ interface MergeCounts {
 }
 
 const mergeSavepoint = 'erp_import_merge';
+const insertCounter = 'erp_import_inserted';
 
 /**
  * The MERGE of one entity inside a savepoint; when the database refuses
@@ -724,38 +729,23 @@ async function mergeEntity(
       return { inserted: Number(row?.inserted), updated: Number(row?.updated) };
     }
 
-    const counted = await client.query(
-      buildCountSql(definition, { ...entity, seqRange }),
-      params,
-    );
-    const row = counted.rows[0] as CountRow | undefined;
-    const inserted = Number(row?.inserted);
-    const updated = Number(row?.updated);
+    // The MERGE counts its inserts on a sequence; the rest of its row
+    // count is updates (insert and update modes have one clause each).
+    const counter = buildInsertCounterSql(insertCounter);
+    await client.query(counter.create);
     const result = await client.query(
       buildMergeSql(definition, {
         ...entity,
         supportsReturning: false,
+        insertCounter,
         seqRange,
       }),
       params,
     );
-    // Insert and update modes count rows their MERGE has no clause for.
-    const expected =
-      definition.mode === 'insert'
-        ? inserted
-        : definition.mode === 'update'
-          ? updated
-          : inserted + updated;
-    if (result.rowCount !== null && result.rowCount !== expected) {
-      logger.warn(
-        {
-          entity: definition.entity,
-          counted: expected,
-          merged: result.rowCount,
-        },
-        'the target changed between counting and merging; counts are off',
-      );
-    }
+    const read = await client.query(counter.read);
+    await client.query(counter.drop);
+    const inserted = Number((read.rows[0] as CountRow | undefined)?.inserted);
+    const updated = (result.rowCount ?? 0) - inserted;
     return { inserted, updated };
   } catch (error) {
     throw stepError(error, definition, 'merge');

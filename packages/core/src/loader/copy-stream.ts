@@ -11,6 +11,7 @@ import {
   type StagedItem,
 } from './encoded-rows.js';
 import { stagesRejectedKeys } from './merge-sql.js';
+import { createRepeatedKeyFilter } from './repeated-keys.js';
 import type { PgClientLike } from './pg-client.js';
 
 /**
@@ -54,8 +55,17 @@ export interface CopyRowsOptions {
   signal?: AbortSignal;
 }
 
-/** The number of rows staged per target, in target order. */
-export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
+export interface CopiedRows {
+  /** Rows staged per target, in target order. */
+  staged: number[];
+  /**
+   * Per target, whether a key may have come twice (see repeated-keys.ts);
+   * false means it certainly did not, and the dedupe step can be skipped.
+   */
+  keysMayRepeat: boolean[];
+}
+
+export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
   const { client, targets, tenant, signal } = options;
   const chunkBytes = Math.max(1, options.chunkBytes ?? 256 * 1024);
   const source =
@@ -72,6 +82,11 @@ export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
     length: 0,
   }));
   const staged = targets.map(() => 0);
+  const filters = targets.map((target) =>
+    createRepeatedKeyFilter(target.definition),
+  );
+  // Encoded rows bring their producer's verdict.
+  const encodedMayRepeat = targets.map(() => false);
   let exhausted = false;
   // Set when another entity's buffer fills: the open COPY ends for it.
   let switchTo: number | undefined;
@@ -111,9 +126,12 @@ export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
       if (isEncodedRows(row)) {
         checkSequence(row, staged[target]!, targets[target]!);
         staged[target] = staged[target]! + row.count;
+        if (row.keysMayRepeat !== false) encodedMayRepeat[target] = true;
         text = row.text;
       } else {
         staged[target] = staged[target]! + 1;
+        // Key-only rows of a sync leave staging before the dedupe.
+        if (row.keyOnly !== true) filters[target]?.add(row.values);
         text = encodeRow(row, staged[target]!, targets[target]!, tenant);
       }
       const buffer = pending[target]!;
@@ -151,7 +169,13 @@ export async function copyRows(options: CopyRowsOptions): Promise<number[]> {
     for (const [index, buffer] of pending.entries()) {
       if (buffer.length > 0) await copy(index);
     }
-    return staged;
+    return {
+      staged,
+      keysMayRepeat: targets.map(
+        (_, index) =>
+          encodedMayRepeat[index]! || (filters[index]?.mayRepeat ?? true),
+      ),
+    };
   } finally {
     // Let the source release its file when loading stops early.
     if (!exhausted) await iterator.return?.();

@@ -19,6 +19,11 @@ export interface EncodedRows {
   text: string | Uint8Array;
   count: number;
   firstSeq: number;
+  /**
+   * False when the producer's `RepeatedKeyFilter` saw no key twice among
+   * these lines and those it encoded before; absent means it may have.
+   */
+  keysMayRepeat?: boolean;
 }
 
 /**

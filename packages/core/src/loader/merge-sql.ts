@@ -43,10 +43,16 @@ export interface DedupeNames extends StagingNames {
 export interface MergeSqlOptions extends StagingNames {
   /**
    * PostgreSQL 17+ answers `RETURNING merge_action()`: the MERGE then
-   * counts its own inserts and updates. Without it the caller counts
-   * with `buildCountSql` before merging.
+   * counts its own inserts and updates. Without it, give `insertCounter`.
    */
   supportsReturning: boolean;
+  /**
+   * Without RETURNING: a temporary sequence (`buildInsertCounterSql`)
+   * that the MERGE advances once per row it inserts. Its updates are
+   * then the rest of the MERGE's row count, with no second join of
+   * staging and target to count them beforehand.
+   */
+  insertCounter?: string;
   /**
    * Merge only the staged rows whose `__seq` lies between `$1` and `$2`;
    * how rows the database refuses are searched for.
@@ -262,37 +268,6 @@ export function buildSupersededCursorSql(
 }
 
 /**
- * Counts, before the MERGE and in its transaction, what it will do: rows
- * with no target row are inserted, matched rows with a changed value are
- * updated, the rest are unchanged. For servers without MERGE RETURNING.
- * A matched target row has a non-null first key column (it equals the
- * staged one), which tells matched from unmatched.
- */
-export function buildCountSql(
-  definition: ImportDefinition,
-  names: StagingNames & { seqRange?: boolean },
-): string {
-  const firstKey = definition.key[0];
-  if (firstKey === undefined) throw noKey(definition);
-  return [
-    'SELECT',
-    '  count(*) FILTER (WHERE NOT c."matched") AS "inserted",',
-    '  count(*) FILTER (WHERE c."matched" AND c."changed") AS "updated",',
-    '  count(*) FILTER (WHERE c."matched" AND NOT c."changed") AS "unchanged"',
-    'FROM (',
-    '  SELECT',
-    `    t.${quoteIdentifier(firstKey)} IS NOT NULL AS "matched",`,
-    '    (',
-    changedCondition(definition, '      '),
-    '    ) AS "changed"',
-    `  FROM ${stagingSource(names)} AS s`,
-    `  LEFT JOIN ${targetName(definition)} AS t`,
-    `    ON ${matchCondition(definition)}`,
-    ') AS c',
-  ].join('\n');
-}
-
-/**
  * One MERGE per entity: insert new keys, update rows whose values
  * changed, leave the rest untouched (no new row version, no dead tuple).
  * With `supportsReturning` the MERGE sits in a WITH and the statement
@@ -321,13 +296,20 @@ export function buildMergeSql(
           '  UPDATE SET',
           updates.map((line) => `    ${line}`).join(',\n'),
         ];
+  const values = columns.map((name) => `s.${name}`);
+  if (!options.supportsReturning && options.insertCounter !== undefined) {
+    // The first value, unchanged, evaluated with the counter's nextval:
+    // PostgreSQL computes it once per inserted row, and for no other.
+    const counter = temporaryTableName(options.insertCounter);
+    values[0] = `CASE WHEN nextval('${counter}') > 0 THEN ${values[0]} END`;
+  }
   const whenNotMatched =
     mode === 'update'
       ? []
       : [
           'WHEN NOT MATCHED THEN',
           `  INSERT (${columns.join(', ')})`,
-          `  VALUES (${columns.map((name) => `s.${name}`).join(', ')})`,
+          `  VALUES (${values.join(', ')})`,
         ];
   const merge = [
     `MERGE INTO ${targetName(definition)} AS t`,
@@ -355,6 +337,27 @@ export function buildMergeSql(
     `  count(*) FILTER (WHERE "action" = 'UPDATE') AS "updated"`,
     'FROM merged',
   ].join('\n');
+}
+
+/**
+ * The statements around a MERGE that counts its inserts with a sequence
+ * (`MergeSqlOptions.insertCounter`): a fresh one for each MERGE, read
+ * after it and dropped, so that nothing outlives the attempt (a sequence
+ * ignores rollbacks, but one created in a savepoint goes with it).
+ */
+export function buildInsertCounterSql(name: string): {
+  create: string;
+  read: string;
+  drop: string;
+} {
+  const counter = temporaryTableName(name);
+  return {
+    create: `CREATE TEMPORARY SEQUENCE ${counter}`,
+    read:
+      'SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS "inserted" ' +
+      `FROM ${counter}`,
+    drop: `DROP SEQUENCE ${counter}`,
+  };
 }
 
 /** The reasons a valid row is not applied; each is a warning code. */
@@ -775,13 +778,5 @@ function unknownType(type: never): never {
   throw new ImportError(
     ErrorCodes.INVALID_DEFINITION,
     `unknown column type ${String(type)}`,
-  );
-}
-
-function noKey(definition: ImportDefinition): ImportError {
-  return new ImportError(
-    ErrorCodes.INVALID_DEFINITION,
-    `definition "${definition.entity}" has no key column`,
-    { details: { entity: definition.entity } },
   );
 }

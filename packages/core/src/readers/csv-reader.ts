@@ -12,12 +12,13 @@ import { parseCsvRecords, type ParsedRecord } from './csv-records.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
 import { openInput } from './decompress.js';
 import { mapHeader, type HeaderMapping } from './header-mapping.js';
-import type {
-  DetectedFormat,
-  MappedRecord,
-  RawValue,
-  ReadItem,
-  RecordReader,
+import {
+  eachItem,
+  type DetectedFormat,
+  type MappedRecord,
+  type RawValue,
+  type ReadItem,
+  type RecordReader,
 } from './record-reader.js';
 
 export interface CsvReaderOptions {
@@ -62,7 +63,7 @@ export function createCsvReader(
   let iterated = false;
 
   return {
-    items() {
+    batches() {
       if (iterated) {
         throw new ImportError(
           ErrorCodes.INTERNAL,
@@ -70,18 +71,21 @@ export function createCsvReader(
         );
       }
       iterated = true;
-      return readItems(opened.stream, options, detected);
+      return readBatches(opened.stream, options, detected);
+    },
+    items() {
+      return eachItem(this.batches());
     },
     detected: () => ({ ...detected }),
     bytesRead: () => opened.bytesRead(),
   };
 }
 
-async function* readItems(
+async function* readBatches(
   content: Readable,
   options: CsvReaderOptions,
   detected: DetectedFormat,
-): AsyncGenerator<ReadItem> {
+): AsyncGenerator<ReadItem[]> {
   const decoded = decodeToUtf8(content, {
     ...(options.encoding !== undefined && { encoding: options.encoding }),
   });
@@ -135,15 +139,15 @@ async function* readItems(
 }
 
 /**
- * The parse loop. `line` is the physical line the next record starts on:
- * each record, empty lines included, moves it by one plus the line breaks
- * inside its quoted fields.
+ * The parse loop, a batch of records at a time. `line` is the physical
+ * line the next record starts on: each record, empty lines included,
+ * moves it by one plus the line breaks inside its quoted fields.
  */
 async function* readRecords(
   records: AsyncIterable<ParsedRecord[]>,
   definition: ImportDefinition,
   delimiter: string,
-): AsyncGenerator<ReadItem> {
+): AsyncGenerator<ReadItem[]> {
   let line = 1;
   let recordNumber = 0;
   let mapping: HeaderMapping | undefined;
@@ -158,6 +162,7 @@ async function* readRecords(
   try {
     // The scanner hands records over in batches: one await per batch.
     for await (const batch of records) {
+      const items: ReadItem[] = [];
       for (const parsed of batch) {
         const { record, raw } = parsed;
         const startLine = line;
@@ -177,10 +182,10 @@ async function* readRecords(
             : { recordNumber, line: startLine, endLine: startLine + breaks };
 
         if (record.length !== mapping.width) {
-          yield {
+          items.push({
             kind: 'issue',
             issue: raggedRow(record, raw, mapping, position),
-          };
+          });
           continue;
         }
 
@@ -194,14 +199,15 @@ async function* readRecords(
         if (raw.includes('\u0000')) {
           const issue = nulIssue(values, definition, position);
           if (issue) {
-            yield { kind: 'issue', issue };
+            items.push({ kind: 'issue', issue });
             continue;
           }
         }
 
         const mapped: MappedRecord = { position, values };
-        yield { kind: 'record', record: mapped };
+        items.push({ kind: 'record', record: mapped });
       }
+      if (items.length > 0) yield items;
     }
   } catch (error) {
     throw csvFailure(error, line);

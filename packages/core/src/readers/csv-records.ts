@@ -54,9 +54,17 @@ export async function* parseCsvRecords(
       const next = await iterator.next();
       const final = next.done === true;
       const text = final ? carry : carry + next.value.toString('utf8');
-      const scanned = scanner.scan(text, final);
-      if (scanned.records.length > 0) yield scanned.records;
-      carry = text.slice(scanned.consumed);
+      // A chunk is handed out a few hundred records at a time: the
+      // records of a whole chunk, alive at once, would outlive the young
+      // generation and make every collection copy them.
+      let at = 0;
+      let scanned: Scanned;
+      do {
+        scanned = scanner.scan(text, at, final);
+        if (scanned.records.length > 0) yield scanned.records;
+        at = scanned.consumed;
+      } while (scanned.more);
+      carry = text.slice(at);
       if (scanned.handOver) break;
       if (final) return;
     }
@@ -116,21 +124,29 @@ interface Scanned {
   consumed: number;
   /** The record at `consumed` is csv-parse's to read, and all after it. */
   handOver: boolean;
+  /** The batch filled before the text ran out: scan again from `consumed`. */
+  more: boolean;
 }
 
+/** Records in one batch at most. */
+const recordsPerBatch = 64;
+
 /**
- * The plain-case scanner. `scan` reads every whole record of `text`; a
- * record cut by the end of a chunk is left for the next call, which gets
- * it again at the start of its text.
+ * The plain-case scanner. `scan` reads whole records of `text` from
+ * `from`, up to a batch; a record cut by the end of a chunk is left for
+ * the next chunk's call, which gets it again at the start of its text.
  */
 function createScanner(delimiter: number, maxChars: number) {
   return {
-    scan(text: string, final: boolean): Scanned {
+    scan(text: string, from: number, final: boolean): Scanned {
       const records: ParsedRecord[] = [];
       const length = text.length;
-      let start = 0;
+      let start = from;
 
       records: while (start < length) {
+        if (records.length === recordsPerBatch) {
+          return { records, consumed: start, handOver: false, more: true };
+        }
         const record: string[] = [];
         let i = start;
 
@@ -156,7 +172,7 @@ function createScanner(delimiter: number, maxChars: number) {
               after !== LF &&
               after !== -1
             ) {
-              return { records, consumed: start, handOver: true };
+              return { records, consumed: start, handOver: true, more: false };
             }
             value = text.slice(i + 1, close);
             if (doubled) value = value.replace(/""/g, '"');
@@ -172,7 +188,12 @@ function createScanner(delimiter: number, maxChars: number) {
               code !== LF
             ) {
               if (code === QUOTE) {
-                return { records, consumed: start, handOver: true };
+                return {
+                  records,
+                  consumed: start,
+                  handOver: true,
+                  more: false,
+                };
               }
               code = text.charCodeAt(++j);
             }
@@ -212,7 +233,7 @@ function createScanner(delimiter: number, maxChars: number) {
               : i + 1;
         }
         if (raw.length > maxChars) {
-          return { records, consumed: start, handOver: true };
+          return { records, consumed: start, handOver: true, more: false };
         }
         records.push({ record, raw });
         start = next;
@@ -221,7 +242,7 @@ function createScanner(delimiter: number, maxChars: number) {
       // What is left is one unfinished record: too long to wait for, it
       // goes to csv-parse, which knows how to refuse it.
       const handOver = final ? start < length : length - start > maxChars;
-      return { records, consumed: start, handOver };
+      return { records, consumed: start, handOver, more: false };
     },
   };
 }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { ImportError } from '../errors/import-error.js';
 import { decodeToUtf8 } from './decode.js';
 import { openInput } from './decompress.js';
-import type { ReadItem, RecordReader } from './record-reader.js';
+import { eachItem, type ReadItem, type RecordReader } from './record-reader.js';
 
 /**
  * Turns the stored bytes of a JSON or XML document into text for the
@@ -93,6 +93,13 @@ export interface DocumentWalkerLike {
   take(): ReadItem[];
 }
 
+/** Characters written to a walker at once. */
+const sliceChars = 16 * 1024;
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
 /**
  * The RecordReader over a document: iterated once, feeding `text` to the
  * walker `start` makes and handing out its items as they come.
@@ -103,7 +110,7 @@ export function documentReader(
 ): RecordReader {
   let started = false;
 
-  async function* items(): AsyncGenerator<ReadItem> {
+  async function* batches(): AsyncGenerator<readonly ReadItem[]> {
     if (started) throw new Error('a record reader can be iterated once');
     started = true;
 
@@ -111,17 +118,31 @@ export function documentReader(
     // them, and the engine then fails the whole import.
     const walker = start();
     for await (const chunk of text.chunks) {
-      const failure = walker.write(chunk);
-      yield* walker.take();
-      if (failure) throw failure;
+      // A chunk is written a slice at a time and its records handed out
+      // after each: the records of a whole chunk, alive at once, would
+      // outlive the young generation and make every collection copy them.
+      for (let from = 0; from < chunk.length;) {
+        let to = Math.min(chunk.length, from + sliceChars);
+        // Never between the two halves of a surrogate pair.
+        if (to < chunk.length && isHighSurrogate(chunk.charCodeAt(to - 1))) {
+          to -= 1;
+        }
+        const failure = walker.write(chunk.slice(from, to));
+        const items = walker.take();
+        if (items.length > 0) yield items;
+        if (failure) throw failure;
+        from = to;
+      }
     }
     const failure = walker.end();
-    yield* walker.take();
+    const items = walker.take();
+    if (items.length > 0) yield items;
     if (failure) throw failure;
   }
 
   return {
-    items: () => ({ [Symbol.asyncIterator]: items }),
+    batches: () => ({ [Symbol.asyncIterator]: batches }),
+    items: () => eachItem({ [Symbol.asyncIterator]: batches }),
     detected: () => {
       const encoding = text.encoding();
       return encoding === undefined ? {} : { encoding };

@@ -31,14 +31,25 @@ export interface DetectedFormat {
 }
 
 /**
- * A reader over one file. `items()` may be iterated once. Failures of the
- * whole file (bytes that do not decode, a malformed document, a missing
- * key column in the header) reject the iteration with an ImportError.
+ * A reader over one file. Its items may be iterated once, in batches or
+ * one at a time. Failures of the whole file (bytes that do not decode, a
+ * malformed document, a missing key column in the header) reject the
+ * iteration with an ImportError.
  */
 export interface RecordReader {
+  /** The items in file order, as many at a time as the reader holds. */
+  batches(): AsyncIterable<readonly ReadItem[]>;
+  /** The same items, one at a time. */
   items(): AsyncIterable<ReadItem>;
   /** What was detected or given; complete once the first item is read. */
   detected(): DetectedFormat;
   /** Bytes of the (compressed, as stored) input consumed so far. */
   bytesRead(): number;
+}
+
+/** The items of `batches`, one at a time (a reader's `items()`). */
+export async function* eachItem(
+  batches: AsyncIterable<readonly ReadItem[]>,
+): AsyncGenerator<ReadItem> {
+  for await (const batch of batches) yield* batch;
 }

@@ -1,0 +1,129 @@
+import type {
+  ColumnDefinition,
+  ImportDefinition,
+} from '../definitions/import-definition.js';
+
+/**
+ * Watches the keys of the rows staged for one entity and tells whether a
+ * key may have come twice, so that the loader can skip the dedupe step
+ * (a window over the whole staging table, sorted by key) for the files
+ * that repeat no key, which are most of them.
+ *
+ * It is a Bloom filter of fixed size: memory does not grow with the
+ * file, and it never misses a repeated key. It may take a new key for a
+ * repeated one (about once in ten million keys at a million rows, more
+ * often beyond), and the loader then dedupes as it would without it.
+ *
+ * Equal keys must be equal strings for that, which the coercion gives
+ * for the types listed here (canonical text: `007` reads as `7`, a
+ * numeric with a scale is padded to it, a uuid is lower case). A key of
+ * another type (a timestamp with an offset, a numeric without a scale)
+ * gets no filter: its entity is always deduped.
+ */
+export interface RepeatedKeyFilter {
+  /** Looks at one staged row's values, in the definition's order. */
+  add(values: ReadonlyArray<string | null>): void;
+  /** Whether any key seen so far may have been seen before. */
+  readonly mayRepeat: boolean;
+}
+
+/** 2^26 bits: 8 MiB, allocated only as the pages are touched. */
+const filterBits = 1 << 26;
+const probes = 7;
+
+export function createRepeatedKeyFilter(
+  definition: ImportDefinition,
+): RepeatedKeyFilter | undefined {
+  const keyColumns = definition.key.map((name) =>
+    definition.columns.findIndex((column) => column.name === name),
+  );
+  const comparable = keyColumns.every((index) => {
+    const column = definition.columns[index];
+    return column !== undefined && hasCanonicalText(column);
+  });
+  if (!comparable || keyColumns.length === 0) return undefined;
+
+  let bits: Int32Array | undefined;
+  let mayRepeat = false;
+  return {
+    add(values) {
+      // Once a repeat is possible the loader dedupes anyway.
+      if (mayRepeat) return;
+      bits ??= new Int32Array(filterBits >>> 5);
+      const [first, second] = hashKey(values, keyColumns);
+      let seen = true;
+      for (let i = 0; i < probes; i++) {
+        const bit = (first + Math.imul(i, second)) & (filterBits - 1);
+        const word = bit >>> 5;
+        const mask = 1 << (bit & 31);
+        if ((bits[word]! & mask) === 0) {
+          seen = false;
+          bits[word] = bits[word]! | mask;
+        }
+      }
+      if (seen) {
+        mayRepeat = true;
+        bits = undefined;
+      }
+    },
+    get mayRepeat() {
+      return mayRepeat;
+    },
+  };
+}
+
+function hasCanonicalText(column: ColumnDefinition): boolean {
+  switch (column.type) {
+    case 'text':
+    case 'integer':
+    case 'bigint':
+    case 'boolean':
+    case 'date':
+    case 'uuid':
+      return true;
+    case 'numeric':
+      return column.precision !== undefined;
+    case 'timestamp':
+    case 'timestamptz':
+    case 'jsonb':
+      return false;
+  }
+}
+
+/**
+ * Two 32-bit hashes of the key's values, for double hashing: FNV-1a and
+ * a multiply-rotate hash of the same characters, each finished with
+ * MurmurHash3's mixer so that the low bits the filter uses are well
+ * spread. Values are separated by a code no canonical value holds, and
+ * NULL by another, so `a|bc` and `ab|c` differ.
+ */
+function hashKey(
+  values: ReadonlyArray<string | null>,
+  keyColumns: readonly number[],
+): [number, number] {
+  let first = 0x811c9dc5;
+  let second = 0x9747b28c;
+  const step = (code: number) => {
+    first = Math.imul(first ^ code, 0x01000193);
+    second = Math.imul(second ^ code, 0x5bd1e995);
+    second = (second << 13) | (second >>> 19);
+  };
+  for (const index of keyColumns) {
+    const value = values[index];
+    if (value === null || value === undefined) {
+      step(0x1fffe);
+    } else {
+      for (let i = 0; i < value.length; i++) step(value.charCodeAt(i));
+    }
+    step(0x1ffff);
+  }
+  // An even step would visit only half the bits.
+  return [mix(first), mix(second) | 1];
+}
+
+function mix(hash: number): number {
+  let h = hash;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
