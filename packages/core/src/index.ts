@@ -228,10 +228,7 @@ export {
 export type { RejectThresholds } from './engine/reject-thresholds.js';
 
 // --- merge semantics (issue 8): sync keys, fix file, revert ---
-export {
-  buildSetAsideUnreadSql,
-  stagesRejectedKeys,
-} from './loader/merge-sql.js';
+export { buildSetAsideUnreadSql } from './loader/merge-sql.js';
 export { purgeBeforeImages, revertImport } from './loader/revert-import.js';
 export type {
   RevertCounts,

@@ -44,6 +44,7 @@ const stagingSql = `CREATE TEMPORARY TABLE pg_temp."erp_import_staging_0" (
   "__record" bigint NOT NULL,
   "__line" bigint,
   "__path" text,
+  "__key_only" boolean NOT NULL,
   "tenant_id" text NOT NULL,
   "sku" varchar(20),
   "price" numeric(12,2),
@@ -54,20 +55,26 @@ const dedupeSql = `WITH ranked AS (
   SELECT "__seq",
     first_value("__seq") OVER latest AS "winner_seq",
     first_value("__record") OVER latest AS "winner_record",
-    first_value("__line") OVER latest AS "winner_line"
+    first_value("__line") OVER latest AS "winner_line",
+    first_value("__key_only") OVER latest AS "winner_key_only"
   FROM pg_temp."erp_import_staging_0"
+  WHERE "sku" IS NOT NULL
   WINDOW latest AS (PARTITION BY "sku" ORDER BY "__seq" DESC)
 ), removed AS (
   DELETE FROM pg_temp."erp_import_staging_0" AS s
   USING ranked AS r
   WHERE s."__seq" = r."__seq" AND r."__seq" <> r."winner_seq"
-  RETURNING s."__seq", s."__record", s."__line", s."__path",
-    r."winner_record", r."winner_line"
+  RETURNING s."__seq", s."__record", s."__line", s."__path", s."__key_only",
+    r."winner_record", r."winner_line", r."winner_key_only"
+), superseded AS (
+  INSERT INTO pg_temp."erp_import_superseded_0"
+    ("__seq", "__record", "__line", "__path", "__key_only", "winner_record", "winner_line", "winner_key_only")
+  SELECT "__seq", "__record", "__line", "__path", "__key_only", "winner_record", "winner_line", "winner_key_only"
+  FROM removed
+  RETURNING "__key_only"
 )
-INSERT INTO pg_temp."erp_import_superseded_0"
-  ("__seq", "__record", "__line", "__path", "winner_record", "winner_line")
-SELECT "__seq", "__record", "__line", "__path", "winner_record", "winner_line"
-FROM removed`;
+SELECT count(*) FILTER (WHERE NOT "__key_only") AS "superseded"
+FROM superseded`;
 
 const mergeSql = `MERGE INTO "sales"."Price List" AS t
 USING pg_temp."erp_import_staging_0" AS s
@@ -163,7 +170,8 @@ describe('merge SQL builder', () => {
     expect(buildStagingTableSql(definition, names)).toBe(stagingSql);
     expect(buildCopySql(definition, names)).toBe(
       'COPY pg_temp."erp_import_staging_0" ("__seq", "__record", "__line", ' +
-        '"__path", "tenant_id", "sku", "price", "updated_at") FROM STDIN',
+        '"__path", "__key_only", "tenant_id", "sku", "price", "updated_at") ' +
+        'FROM STDIN',
     );
     expect(buildDedupeSql(definition, names)).toBe(dedupeSql);
     expect(
@@ -270,7 +278,7 @@ describe.each([
     for (const [seq, sku, price] of staged) {
       await client.query(
         `INSERT INTO pg_temp."erp_import_staging_0" VALUES
-          ($1, $1, $2, NULL, 'acme', $3, $4, '2024-01-01T00:00:00Z')`,
+          ($1, $1, $2, NULL, false, 'acme', $3, $4, '2024-01-01T00:00:00Z')`,
         [seq, seq + 1, sku, price],
       );
     }
@@ -311,7 +319,7 @@ describe.each([
       `SELECT to_regclass('pg_temp."erp_import_staging_0"') AS name`,
     );
     return {
-      deduped: dedupe.rowCount,
+      deduped: dedupe.rows[0].superseded,
       superseded: superseded.rows,
       counts,
       merged,
@@ -330,15 +338,18 @@ describe.each([
 
   it('dedupes and merges, counting inserts on a sequence (PostgreSQL 15 path)', async () => {
     const outcome = await runScenario(false);
-    expect(outcome.deduped).toBe(1);
+    expect(outcome.deduped).toBe('1');
     expect(outcome.superseded).toEqual([
       {
         __seq: '3',
         __record: '3',
         __line: '4',
         __path: null,
+        __key_only: false,
         winner_record: '4',
         winner_line: '5',
+        winner_key_only: false,
+        by_parent: false,
       },
     ]);
     // Three rows merged, two of them inserted: one updated.
@@ -358,7 +369,7 @@ describe.each([
     if (!capabilities.mergeReturning) return;
 
     const outcome = await runScenario(true);
-    expect(outcome.deduped).toBe(1);
+    expect(outcome.deduped).toBe('1');
     expect(outcome.merged).toEqual({ inserted: '2', updated: '1' });
     expect(outcome.table).toEqual(expectedTable);
     expect(outcome.stagingLeft).toBeNull();

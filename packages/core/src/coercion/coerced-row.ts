@@ -15,12 +15,14 @@ export interface CoercedRow {
    */
   kept?: number[];
   /**
-   * A record rejected while reading, staged for a sync only so that its
-   * key is not taken for absent: the key columns hold its key (all NULL
-   * when even the key did not read), every other column NULL. Never
-   * merged.
+   * A record rejected while reading, staged for its key alone: the key
+   * columns hold its key (all NULL when even the key did not read), every
+   * other column NULL. Never merged; it supersedes earlier occurrences of
+   * its key, and a sync does not take its key for absent.
    */
   keyOnly?: true;
+  /** In a child entity: the number of the parent record it came with. */
+  parentRecord?: number;
 }
 
 export type CoercionResult =

@@ -124,15 +124,14 @@ async function runParseThread(
       reader,
       issues,
       tally,
-      // The loader's layout says whether the import syncs.
-      stageRejectedKeys: layout.targets[0]?.definition.mode === 'sync',
     });
     for await (const rows of batches) {
       for (const row of rows) {
         const target = row.entity === undefined ? 0 : byEntity.get(row.entity);
         if (target === undefined) throw unknownEntity(row.entity);
         if (batch.count > 0 && batch.target !== target) await send();
-        if (row.keyOnly !== true) filters[target]?.add(row.values);
+        filters[target]?.add(row.values);
+        if (row.keyOnly === true) batch.keyOnly += 1;
         const line = encodeRow(
           row,
           batch.nextSeq(target),
@@ -210,6 +209,7 @@ function createBatch(targetCount: number, bytesHint: number) {
   const batch = {
     target: 0,
     count: 0,
+    keyOnly: 0,
     chars: 0,
     firstSeq: 1,
     issues: [] as RowIssue[],
@@ -246,10 +246,12 @@ function createBatch(targetCount: number, bytesHint: number) {
         count: batch.count,
         firstSeq: batch.firstSeq,
         keysMayRepeat,
+        keyOnlyCount: batch.keyOnly,
       };
       bytes = Buffer.allocUnsafe(bytesHint);
       used = 0;
       batch.count = 0;
+      batch.keyOnly = 0;
       batch.chars = 0;
       return rows;
     },

@@ -7,7 +7,6 @@ import {
   toImportError,
 } from '../errors/import-error.js';
 import { applyImport, type ApplyResult } from '../loader/apply-import.js';
-import { resolveLoadPlan } from '../loader/load-plan.js';
 import type { PgClientLike } from '../loader/pg-client.js';
 import type { Logger } from '../logging/logger.js';
 import {
@@ -194,7 +193,6 @@ async function runImport(
         reader,
         issues,
         tally,
-        stageRejectedKeys: syncs(definition, record),
       }),
   });
   const progress = startProgressReporter({
@@ -341,13 +339,12 @@ export interface ReadRowsOptions {
   reader: RecordReader;
   issues: IssueWriter;
   tally: RecordTally;
-  /**
-   * In a sync: each parent record rejected here is also handed out as a
-   * key-only row (`CoercedRow.keyOnly`), so the loader's delete keeps the
-   * stored row of its key. A record whose key does not read, or that the
-   * reader rejected without handing it out, gets an all-NULL key.
-   */
-  stageRejectedKeys?: boolean;
+}
+
+/** A record the reader rejected, until it is known whether it follows. */
+interface PendingKey {
+  entity: string;
+  position: RecordPosition;
 }
 
 /**
@@ -359,9 +356,16 @@ export interface ReadRowsOptions {
  * number, since child records are numbered per entity.
  *
  * Each record is read by its own entity's column types. Child records
- * follow their parent; when the parent is rejected here, they are
- * rejected with it (`parent_rejected`), as the readers do for a parent
- * they reject themselves.
+ * follow their parent, carrying its record number; when the parent is
+ * rejected here, they are rejected with it (`parent_rejected`), as the
+ * readers do for a parent they reject themselves.
+ *
+ * Every rejected record is also handed out as a key-only row
+ * (`CoercedRow.keyOnly`): the loader lets it supersede earlier records of
+ * its key (a rejected last occurrence applies nothing of that key, as a
+ * row the database refuses does) and a sync keeps the stored row of its
+ * key. A record whose key does not read, or that the reader rejected
+ * without handing it out, gets an all-NULL key.
  *
  * Rows go out in batches, one per batch the reader gives, and the issues
  * of a batch go to the error log together: a million records cost a few
@@ -378,13 +382,27 @@ export async function* readRowBatches(
       createRowCoercer(definition),
     ]),
   );
-  const keyRowOf =
-    options.stageRejectedKeys === true
-      ? createKeyRowReader(definitions[0]!)
-      : undefined;
-  // A parent record the reader rejected, until it is known whether the
-  // reader hands it out too (its key then reads) or not.
-  let pendingKey: RecordPosition | undefined;
+  const keyReaders = new Map(
+    definitions.map((definition) => [
+      definition.entity,
+      createKeyRowReader(definition),
+    ]),
+  );
+  // The record number of the parent the records now read belong to.
+  let parentRecord: number | undefined;
+  const keyRow = (
+    entity: string,
+    position: RecordPosition,
+    mapped?: MappedRecord,
+  ): CoercedRow => {
+    const row = keyReaders.get(entity)!(position, mapped);
+    if (entity !== parentEntity) {
+      row.entity = entity;
+      if (parentRecord !== undefined) row.parentRecord = parentRecord;
+    }
+    return row;
+  };
+  let pending: PendingKey | undefined;
 
   // Cleared only once the loader reads rows, so an import that turns out
   // to be applied already keeps the error log of the attempt that did it.
@@ -407,12 +425,13 @@ export async function* readRowBatches(
         ) {
           tally.count(entity, true);
           lastRejected = id;
+          if (pending !== undefined) {
+            rows.push(keyRow(pending.entity, pending.position));
+          }
+          pending = { entity, position: issue.position };
           if (entity === parentEntity) {
             parentWasRejected = true;
-            if (keyRowOf !== undefined) {
-              if (pendingKey !== undefined) rows.push(keyRowOf(pendingKey));
-              pendingKey = issue.position;
-            }
+            parentRecord = issue.position.recordNumber;
           }
         }
         found.push(issue);
@@ -422,22 +441,24 @@ export async function* readRowBatches(
       const { position } = item.record;
       const entity = item.record.entity ?? parentEntity;
       const id = recordId(entity, position.recordNumber);
-      if (pendingKey !== undefined && keyRowOf !== undefined) {
+      if (pending !== undefined) {
         // The rejected record itself, or the next one: its key, or none.
         const own =
-          id === lastRejected && entity === parentEntity
+          id === recordId(pending.entity, pending.position.recordNumber)
             ? item.record
             : undefined;
-        rows.push(keyRowOf(pendingKey, own));
-        pendingKey = undefined;
+        rows.push(keyRow(pending.entity, pending.position, own));
+        pending = undefined;
       }
       if (id === lastRejected) continue;
       if (entity === parentEntity) {
         parentWasRejected = false;
+        parentRecord = position.recordNumber;
       } else if (parentWasRejected) {
         tally.count(entity, true);
         lastRejected = id;
         found.push(parentRejected(position, entity));
+        rows.push(keyRow(entity, position, item.record));
         continue;
       }
 
@@ -453,23 +474,21 @@ export async function* readRowBatches(
       const result = coerce(item.record);
       tally.count(entity, !result.ok);
       if (result.ok) {
+        if (entity !== parentEntity && parentRecord !== undefined) {
+          result.row.parentRecord = parentRecord;
+        }
         rows.push(result.row);
       } else {
         lastRejected = id;
-        if (entity === parentEntity) {
-          parentWasRejected = true;
-          if (keyRowOf !== undefined)
-            rows.push(keyRowOf(position, item.record));
-        }
+        if (entity === parentEntity) parentWasRejected = true;
+        rows.push(keyRow(entity, position, item.record));
         found.push(...result.issues);
       }
     }
     if (found.length > 0) await issues.add(found);
     if (rows.length > 0) yield rows;
   }
-  if (pendingKey !== undefined && keyRowOf !== undefined) {
-    yield [keyRowOf(pendingKey)];
-  }
+  if (pending !== undefined) yield [keyRow(pending.entity, pending.position)];
   await issues.flush();
 }
 
@@ -510,16 +529,6 @@ function createKeyRowReader(definition: ImportDefinition) {
     }
     return { position, values, keyOnly: true };
   };
-}
-
-// Whether the import runs as a sync; a request the definition refuses is
-// left for the loader to refuse.
-function syncs(definition: ImportDefinition, record: ImportRecord): boolean {
-  try {
-    return resolveLoadPlan(definition, record.options).mode === 'sync';
-  } catch {
-    return false;
-  }
 }
 
 function recordId(entity: string, recordNumber: number): string {

@@ -30,6 +30,8 @@ import {
   buildCopySql,
   buildDedupeSql,
   buildInsertCounterSql,
+  buildSupersedeWithParentSql,
+  isChildDefinition,
   buildMergeSql,
   buildOutcomeTablesSql,
   buildRejectedCursorSql,
@@ -44,7 +46,6 @@ import {
   buildSyncCountSql,
   buildSyncDeleteSql,
   keepColumnIndexes,
-  stagesRejectedKeys,
   targetName,
   type DedupeNames,
   type OutcomeNames,
@@ -277,7 +278,11 @@ export async function applyImport(
           client,
           entity,
           staged: copied.staged[index] ?? 0,
+          keyOnly: copied.keyOnly[index] ?? 0,
           keysMayRepeat: copied.keysMayRepeat[index] ?? true,
+          ...(index > 0 &&
+            isChildDefinition(entity.definition) &&
+            copied.keysMayRepeat[0] !== false && { parent: entities[0] }),
           tenant,
           mergeReturning,
           isolateRefusals: options.isolateRefusals !== false,
@@ -333,8 +338,15 @@ interface ApplyEntityOptions {
   client: PgClientLike;
   entity: StagedEntity;
   staged: number;
+  /** Of those, key-only rows (records rejected while reading). */
+  keyOnly: number;
   /** False when no key came twice: the dedupe step has nothing to do. */
   keysMayRepeat: boolean;
+  /**
+   * A child entity's parent, when the parent's dedupe may have superseded
+   * records (whose children then go too).
+   */
+  parent?: DedupeNames;
   tenant: string;
   mergeReturning: boolean;
   isolateRefusals: boolean;
@@ -350,27 +362,26 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
   const { definition } = entity;
   const mode = definition.mode ?? 'upsert';
 
-  // A sync stages the keys of records rejected while reading, so that
-  // their stored rows are not taken for absent; they leave staging first
-  // and are not rows of this import.
-  let staged = options.staged;
-  let keyless = 0;
-  if (stagesRejectedKeys(definition)) {
-    const result = await client.query(
-      buildSetAsideUnreadSql(definition, entity),
-    );
-    const row = result.rows[0] as { moved: string; keyless: string };
-    staged -= Number(row.moved);
-    keyless = Number(row.keyless);
-  }
-
   // Fresh statistics cost little on a temporary table and let the
   // planner pick a hash join for the MERGE instead of guessing.
   await client.query(`ANALYZE pg_temp.${quoteIdentifier(entity.staging)}`);
 
-  const superseded = options.keysMayRepeat
-    ? ((await client.query(buildDedupeSql(definition, entity))).rowCount ?? 0)
-    : 0;
+  // A child row that came with a superseded parent record goes with it;
+  // then a key repeated within the file keeps its last occurrence (a
+  // rejected one included, see readRowBatches).
+  let superseded = 0;
+  if (options.parent !== undefined) {
+    superseded += countOf(
+      await client.query(buildSupersedeWithParentSql(entity, options.parent)),
+      'superseded',
+    );
+  }
+  if (options.keysMayRepeat) {
+    superseded += countOf(
+      await client.query(buildDedupeSql(definition, entity)),
+      'superseded',
+    );
+  }
   if (superseded > 0 && onIssues !== undefined) {
     await reportRows(
       client,
@@ -378,6 +389,17 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
       (row: SupersededRow) => supersededIssue(row, definition, multiEntity),
       onIssues,
     );
+  }
+
+  // The keys of records rejected while reading are not rows of this
+  // import; a sync keeps their stored rows through the unread table.
+  const staged = options.staged - options.keyOnly;
+  let keyless = 0;
+  if (options.keyOnly > 0) {
+    const result = await client.query(
+      buildSetAsideUnreadSql(definition, entity),
+    );
+    keyless = countOf(result, 'keyless');
   }
 
   let skipped = 0;
@@ -486,6 +508,12 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
 }
 
 const cursorName = 'erp_import_report_cursor';
+
+// A count a statement answers in its one row.
+function countOf(result: { rows: unknown[] }, column: string): number {
+  const row = result.rows[0] as Record<string, unknown> | undefined;
+  return Number(row?.[column] ?? 0);
+}
 
 // Which rows leave staging before the MERGE, by mode and version column.
 function skipReasons(definition: ImportDefinition): SkipReason[] {
@@ -763,6 +791,8 @@ interface SupersededRow {
   __path: string | null;
   winner_record: string;
   winner_line: string | null;
+  winner_key_only: boolean;
+  by_parent: boolean;
 }
 
 interface SkippedRow {
@@ -914,13 +944,20 @@ function supersededIssue(
     row.winner_line === null
       ? `record ${row.winner_record}`
       : `line ${row.winner_line}`;
+  const by = row.by_parent
+    ? `its parent record was superseded by ${winner}, a later record ` +
+      'with the same key'
+    : `superseded by ${winner}, a later record with the same key ` +
+      `(${definition.key.join(', ')})`;
+  // A rejected winner applies nothing: the stored row stays as it was.
+  const outcome = row.winner_key_only
+    ? `; that record was rejected, so nothing of this key is applied`
+    : '';
   return {
     severity: 'warning',
-    code: 'duplicate_key_superseded',
+    code: row.by_parent ? 'parent_superseded' : 'duplicate_key_superseded',
     position: positionOf(row),
-    message:
-      `superseded by ${winner}, a later record with the same key ` +
-      `(${definition.key.join(', ')})`,
+    message: `${by}${outcome}`,
     ...(multiEntity && { entity: definition.entity }),
   };
 }

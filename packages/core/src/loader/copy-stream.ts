@@ -10,7 +10,7 @@ import {
   type RowSource,
   type StagedItem,
 } from './encoded-rows.js';
-import { stagesRejectedKeys } from './merge-sql.js';
+import { isChildDefinition } from './merge-sql.js';
 import { createRepeatedKeyFilter } from './repeated-keys.js';
 import type { PgClientLike } from './pg-client.js';
 
@@ -56,8 +56,10 @@ export interface CopyRowsOptions {
 }
 
 export interface CopiedRows {
-  /** Rows staged per target, in target order. */
+  /** Rows staged per target, in target order, key-only rows included. */
   staged: number[];
+  /** Of those, the key-only rows (records rejected while reading). */
+  keyOnly: number[];
   /**
    * Per target, whether a key may have come twice (see repeated-keys.ts);
    * false means it certainly did not, and the dedupe step can be skipped.
@@ -82,6 +84,7 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
     length: 0,
   }));
   const staged = targets.map(() => 0);
+  const keyOnly = targets.map(() => 0);
   const filters = targets.map((target) =>
     createRepeatedKeyFilter(target.definition),
   );
@@ -127,11 +130,12 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
         checkSequence(row, staged[target]!, targets[target]!);
         staged[target] = staged[target]! + row.count;
         if (row.keysMayRepeat !== false) encodedMayRepeat[target] = true;
+        keyOnly[target] = keyOnly[target]! + (row.keyOnlyCount ?? 0);
         text = row.text;
       } else {
         staged[target] = staged[target]! + 1;
-        // Key-only rows of a sync leave staging before the dedupe.
-        if (row.keyOnly !== true) filters[target]?.add(row.values);
+        filters[target]?.add(row.values);
+        if (row.keyOnly === true) keyOnly[target] = keyOnly[target]! + 1;
         text = encodeRow(row, staged[target]!, targets[target]!, tenant);
       }
       const buffer = pending[target]!;
@@ -171,6 +175,7 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
     }
     return {
       staged,
+      keyOnly,
       keysMayRepeat: targets.map(
         (_, index) =>
           encodedMayRepeat[index]! || (filters[index]?.mayRepeat ?? true),
@@ -226,9 +231,9 @@ function entityList(targets: readonly CopyTarget[]): string {
 
 /**
  * One line of COPY text: `__seq`, `__record`, `__line`, `__path`, the
- * keep flags when columns keep values, the key-only flag in a sync, the
- * tenant when the definition
- * has a tenant column, the scope values, then the values.
+ * keep flags when columns keep values, the key-only flag, the parent's
+ * record number in a child entity, the tenant when the definition has a
+ * tenant column, the scope values, then the values.
  */
 export function encodeRow(
   row: CoercedRow,
@@ -256,8 +261,9 @@ export function encodeRow(
     text += '\t';
     for (const index of keep) text += kept.has(index) ? '1' : '0';
   }
-  if (stagesRejectedKeys(definition)) {
-    text += row.keyOnly === true ? '\tt' : '\tf';
+  text += row.keyOnly === true ? '\tt' : '\tf';
+  if (isChildDefinition(definition)) {
+    text += `\t${row.parentRecord ?? '\\N'}`;
   }
   if (definition.tenantColumn !== undefined) {
     text += `\t${encodeCopyValue(tenant)}`;

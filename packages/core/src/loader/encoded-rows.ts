@@ -24,6 +24,8 @@ export interface EncodedRows {
    * these lines and those it encoded before; absent means it may have.
    */
   keysMayRepeat?: boolean;
+  /** How many of the lines are key-only rows (`CoercedRow.keyOnly`). */
+  keyOnlyCount?: number;
 }
 
 /**

@@ -64,15 +64,23 @@ export interface MergeSqlOptions extends StagingNames {
 const keepColumn = '__keep';
 
 /**
- * In a sync, the staging column that marks a record rejected while
- * reading (`CoercedRow.keyOnly`): staged for its key alone, and moved
- * out of staging before anything else looks at it.
+ * The staging column that marks a record rejected while reading
+ * (`CoercedRow.keyOnly`): staged for its key alone. It takes part in the
+ * dedupe (a rejected last occurrence of a key supersedes the earlier
+ * ones, as a row the database refuses does), then leaves staging for the
+ * unread table, where a sync sees its key as part of the file.
  */
 const keyOnlyColumn = '__key_only';
 
-/** Whether staging has the `__key_only` column: in sync mode only. */
-export function stagesRejectedKeys(definition: ImportDefinition): boolean {
-  return definition.mode === 'sync';
+/**
+ * In a child entity's staging, the number of the parent record each row
+ * came with: a superseded parent takes the children of its occurrence.
+ */
+const parentRecordColumn = '__parent_record';
+
+/** Whether a definition is a child record type (it has a parent). */
+export function isChildDefinition(definition: ImportDefinition): boolean {
+  return (definition as { parentEntity?: string }).parentEntity !== undefined;
 }
 
 /**
@@ -132,7 +140,8 @@ export function stagingColumnNames(definition: ImportDefinition): string[] {
   return [
     ...stagingSystemColumns,
     ...(keepColumnIndexes(definition).length === 0 ? [] : [keepColumn]),
-    ...(stagesRejectedKeys(definition) ? [keyOnlyColumn] : []),
+    keyOnlyColumn,
+    ...(isChildDefinition(definition) ? [parentRecordColumn] : []),
     ...fixedColumns(definition),
     ...definition.columns.map((column) => column.name),
   ];
@@ -156,8 +165,9 @@ export function buildStagingTableSql(
     ...(keepColumnIndexes(definition).length === 0
       ? []
       : [`${quoteIdentifier(keepColumn)} text`]),
-    ...(stagesRejectedKeys(definition)
-      ? [`${quoteIdentifier(keyOnlyColumn)} boolean NOT NULL`]
+    `${quoteIdentifier(keyOnlyColumn)} boolean NOT NULL`,
+    ...(isChildDefinition(definition)
+      ? [`${quoteIdentifier(parentRecordColumn)} bigint`]
       : []),
     ...(definition.tenantColumn === undefined
       ? []
@@ -197,8 +207,11 @@ export function buildSupersededTableSql(names: DedupeNames): string {
     `  ${quoteIdentifier('__record')} bigint NOT NULL,`,
     `  ${quoteIdentifier('__line')} bigint,`,
     `  ${quoteIdentifier('__path')} text,`,
+    `  ${quoteIdentifier('__key_only')} boolean NOT NULL,`,
     `  ${quoteIdentifier('winner_record')} bigint NOT NULL,`,
-    `  ${quoteIdentifier('winner_line')} bigint`,
+    `  ${quoteIdentifier('winner_line')} bigint,`,
+    `  ${quoteIdentifier('winner_key_only')} boolean NOT NULL,`,
+    `  ${quoteIdentifier('by_parent')} boolean NOT NULL DEFAULT false`,
     ') ON COMMIT DROP',
   ].join('\n');
 }
@@ -209,6 +222,11 @@ export function buildSupersededTableSql(names: DedupeNames): string {
  * superseded them. Set-based over the whole staging table, so the answer
  * does not depend on how the file was chunked. MERGE refuses to touch a
  * target row twice, hence this runs first.
+ *
+ * Key-only rows (records rejected while reading) count as occurrences:
+ * when the last one is rejected, nothing of that key applies. Rows with
+ * no readable key (NULL key columns, key-only rows alone have them) stay
+ * out of it. Answers how many rows with values were superseded.
  */
 export function buildDedupeSql(
   definition: ImportDefinition,
@@ -219,30 +237,94 @@ export function buildDedupeSql(
   const record = quoteIdentifier('__record');
   const line = quoteIdentifier('__line');
   const path = quoteIdentifier('__path');
+  const keyOnly = quoteIdentifier(keyOnlyColumn);
   const winnerSeq = quoteIdentifier('winner_seq');
   const winnerRecord = quoteIdentifier('winner_record');
   const winnerLine = quoteIdentifier('winner_line');
-  const keys = definition.key.map(quoteIdentifier).join(', ');
-  const moved = [seq, record, line, path, winnerRecord, winnerLine].join(', ');
+  const winnerKeyOnly = quoteIdentifier('winner_key_only');
+  const keys = definition.key.map(quoteIdentifier);
+  const moved = [
+    seq,
+    record,
+    line,
+    path,
+    keyOnly,
+    winnerRecord,
+    winnerLine,
+    winnerKeyOnly,
+  ].join(', ');
   return [
     'WITH ranked AS (',
     `  SELECT ${seq},`,
     `    first_value(${seq}) OVER latest AS ${winnerSeq},`,
     `    first_value(${record}) OVER latest AS ${winnerRecord},`,
-    `    first_value(${line}) OVER latest AS ${winnerLine}`,
+    `    first_value(${line}) OVER latest AS ${winnerLine},`,
+    `    first_value(${keyOnly}) OVER latest AS ${winnerKeyOnly}`,
     `  FROM ${staging}`,
-    `  WINDOW latest AS (PARTITION BY ${keys} ORDER BY ${seq} DESC)`,
+    `  WHERE ${keys.map((key) => `${key} IS NOT NULL`).join(' AND ')}`,
+    `  WINDOW latest AS (PARTITION BY ${keys.join(', ')} ORDER BY ${seq} DESC)`,
     '), removed AS (',
     `  DELETE FROM ${staging} AS s`,
     '  USING ranked AS r',
     `  WHERE s.${seq} = r.${seq} AND r.${seq} <> r.${winnerSeq}`,
-    `  RETURNING s.${seq}, s.${record}, s.${line}, s.${path},`,
-    `    r.${winnerRecord}, r.${winnerLine}`,
+    `  RETURNING s.${seq}, s.${record}, s.${line}, s.${path}, s.${keyOnly},`,
+    `    r.${winnerRecord}, r.${winnerLine}, r.${winnerKeyOnly}`,
+    '), superseded AS (',
+    `  INSERT INTO ${temporaryTableName(names.superseded)}`,
+    `    (${moved})`,
+    `  SELECT ${moved}`,
+    '  FROM removed',
+    `  RETURNING ${keyOnly}`,
     ')',
-    `INSERT INTO ${temporaryTableName(names.superseded)}`,
-    `  (${moved})`,
-    `SELECT ${moved}`,
-    'FROM removed',
+    `SELECT count(*) FILTER (WHERE NOT ${keyOnly}) AS "superseded"`,
+    'FROM superseded',
+  ].join('\n');
+}
+
+/**
+ * In a child entity, moves the rows that came with a superseded parent
+ * record to the child's superseded table: the last occurrence of a
+ * parent wins with its own children, not with a mix of both. Answers
+ * how many rows with values moved.
+ */
+export function buildSupersedeWithParentSql(
+  child: DedupeNames,
+  parent: DedupeNames,
+): string {
+  const seq = quoteIdentifier('__seq');
+  const record = quoteIdentifier('__record');
+  const line = quoteIdentifier('__line');
+  const path = quoteIdentifier('__path');
+  const keyOnly = quoteIdentifier(keyOnlyColumn);
+  const parentRecord = quoteIdentifier(parentRecordColumn);
+  const moved = [
+    seq,
+    record,
+    line,
+    path,
+    keyOnly,
+    'winner_record',
+    'winner_line',
+    'winner_key_only',
+    'by_parent',
+  ].map((name) => (name.startsWith('"') ? name : quoteIdentifier(name)));
+  return [
+    'WITH removed AS (',
+    `  DELETE FROM ${temporaryTableName(child.staging)} AS s`,
+    `  USING ${temporaryTableName(parent.superseded)} AS p`,
+    `  WHERE s.${parentRecord} = p.${record}`,
+    `  RETURNING s.${seq}, s.${record}, s.${line}, s.${path}, s.${keyOnly},`,
+    `    p.${quoteIdentifier('winner_record')},`,
+    `    p.${quoteIdentifier('winner_line')},`,
+    `    p.${quoteIdentifier('winner_key_only')}`,
+    '), superseded AS (',
+    `  INSERT INTO ${temporaryTableName(child.superseded)}`,
+    `    (${moved.join(', ')})`,
+    `  SELECT removed.*, true FROM removed`,
+    `  RETURNING ${keyOnly}`,
+    ')',
+    `SELECT count(*) FILTER (WHERE NOT ${keyOnly}) AS "superseded"`,
+    'FROM superseded',
   ].join('\n');
 }
 
@@ -258,11 +340,15 @@ export function buildSupersededCursorSql(
     '__path',
     'winner_record',
     'winner_line',
+    'winner_key_only',
+    'by_parent',
   ].map(quoteIdentifier);
+  // Rejected records are in the error log already, as errors.
   return [
     `DECLARE ${quoteIdentifier(cursor)} NO SCROLL CURSOR FOR`,
     `SELECT ${columns.join(', ')}`,
     `FROM ${temporaryTableName(names.superseded)}`,
+    `WHERE NOT ${quoteIdentifier(keyOnlyColumn)}`,
     `ORDER BY ${quoteIdentifier('__seq')}`,
   ].join('\n');
 }
@@ -406,10 +492,10 @@ export function buildOutcomeTablesSql(names: OutcomeNames): string[] {
 }
 
 /**
- * In a sync, moves the key-only rows (records rejected while reading)
- * from staging to the unread table, before dedupe and merge; answers how
- * many moved and how many of them have no readable key (a NULL in a key
- * column, which a real key never holds).
+ * Moves the key-only rows (records rejected while reading) from staging
+ * to the unread table, after the dedupe and before anything else; answers
+ * how many moved and how many of them have no readable key (a NULL in a
+ * key column, which a real key never holds).
  */
 export function buildSetAsideUnreadSql(
   definition: ImportDefinition,
@@ -748,6 +834,7 @@ function refuseReservedNames(definition: ImportDefinition): void {
     ...stagingSystemColumns,
     keepColumn,
     keyOnlyColumn,
+    parentRecordColumn,
   ]);
   const clash = [
     ...definition.columns.map((column) => column.name),
