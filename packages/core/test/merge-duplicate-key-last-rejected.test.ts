@@ -74,6 +74,8 @@ describe('a rejected last occurrence of a key', () => {
       superseded: 1,
       rejected: 1,
     });
+    // The final progress counts a row the database refused, too.
+    expect(record.progress.recordsRejected).toBe(1);
 
     const errors = await harness.errors(record);
     expect(

@@ -332,12 +332,19 @@ describe('GET /imports/:id/errors', () => {
     for await (const page of client.imports.errors(id, { limit: 50 })) {
       pages.push(page);
     }
-    expect(pages.map((page) => page.items.length)).toEqual([50, 50, 25]);
+    // The 125 rejected rows, and a warning: the records had no field for
+    // most of the definition's columns.
+    expect(pages.map((page) => page.items.length)).toEqual([50, 50, 26]);
 
     const rows = [];
     for await (const row of client.imports.errorRows(id)) rows.push(row);
-    expect(rows).toHaveLength(125);
+    expect(rows).toHaveLength(126);
     expect(rows[0]).toMatchObject({
+      severity: 'warning',
+      code: 'column_absent',
+      position: { recordNumber: 0, line: 1 },
+    });
+    expect(rows[1]).toMatchObject({
       severity: 'error',
       column: 'customer_id',
       rawValue: 'TOO-LONG-ID-1',
@@ -349,8 +356,8 @@ describe('GET /imports/:id/errors', () => {
     const stream = await client.imports.errorsCsv(id);
     const text = await new Response(stream).text();
     const rows = parse(text, { columns: true }) as Record<string, string>[];
-    expect(rows).toHaveLength(125);
-    expect(Object.values(rows[0] ?? {})).toContain('TOO-LONG-ID-1');
+    expect(rows).toHaveLength(126);
+    expect(Object.values(rows[1] ?? {})).toContain('TOO-LONG-ID-1');
   });
 });
 

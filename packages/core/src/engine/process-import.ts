@@ -19,7 +19,11 @@ import {
 import type { JobContext } from '../ports/queue.js';
 import type { ImportTransition } from '../ports/status-store.js';
 import { parentRejected } from '../readers/nested-records.js';
-import type { MappedRecord, RecordReader } from '../readers/record-reader.js';
+import type {
+  DetectedFormat,
+  MappedRecord,
+  RecordReader,
+} from '../readers/record-reader.js';
 import type { RecordPosition, RowIssue } from '../ports/error-log.js';
 import type { EngineContext } from './engine-context.js';
 import { importCountsOf, RecordTally } from './import-counts.js';
@@ -219,7 +223,7 @@ async function runImport(
     result: ApplyResult,
   ) => {
     await issues.flush();
-    run.detected = { ...source.detected() };
+    run.detected = recordedFormat(source.detected());
     run.counts = importCountsOf(result, tally, definitions);
     // No progress write may land after the final one below.
     await progress.stop();
@@ -228,7 +232,8 @@ async function runImport(
       state: 'completed',
       counts: run.counts,
       detected: run.detected,
-      progress: progress.current(),
+      // Rows the database refused count as rejected too, once merged.
+      progress: { ...progress.current(), recordsRejected: run.counts.rejected },
       failure: null,
       finishedAt: new Date().toISOString(),
     };
@@ -266,6 +271,9 @@ async function runImport(
       rows: source.rows,
       ledgerSchema: engine.ledgerSchema,
       onMergeStart: () => progress.setPhase('merging'),
+      absentColumns: () => ({
+        [definition.entity]: source.detected().absentColumns ?? [],
+      }),
       // Mode, scope, export timestamp: what the request asked, checked
       // again against the definition by the loader.
       load: record.options,
@@ -326,7 +334,7 @@ async function runImport(
     } finally {
       client?.release(broken);
     }
-    run.detected ??= { ...source.detected() };
+    run.detected ??= recordedFormat(source.detected());
     run.progress ??= { ...progress.current(), phase: 'done' };
   }
 }
@@ -528,6 +536,16 @@ function createKeyRowReader(definition: ImportDefinition) {
       }
     }
     return { position, values, keyOnly: true };
+  };
+}
+
+// What the import record shows of the detected format; the columns a
+// header lacks are told in the error log instead.
+function recordedFormat(detected: DetectedFormat): ImportRecord['detected'] {
+  const { encoding, delimiter } = detected;
+  return {
+    ...(encoding !== undefined && { encoding }),
+    ...(delimiter !== undefined && { delimiter }),
   };
 }
 

@@ -32,6 +32,7 @@ import {
   buildInsertCounterSql,
   buildSupersedeWithParentSql,
   isChildDefinition,
+  type MergedDefinition,
   buildMergeSql,
   buildOutcomeTablesSql,
   buildRejectedCursorSql,
@@ -149,6 +150,12 @@ export interface ApplyImportOptions {
   /** COPY buffer size per entity; 256 KiB by default. */
   copyChunkBytes?: number;
   /**
+   * By entity, the columns the file does not have at all (a CSV header
+   * without them), asked once the rows are staged: the MERGE leaves them
+   * alone (see `MergedDefinition`).
+   */
+  absentColumns?: () => Readonly<Record<string, readonly string[]>>;
+  /**
    * The import's mode, scope parameters, export timestamp and brake
    * release, for the first definition. Checked with `resolveLoadPlan`:
    * a request the definition does not allow fails INVALID_REQUEST.
@@ -187,7 +194,7 @@ export type { EntityCounts } from './ledger.js';
 const issueBatchSize = 1000;
 
 interface StagedEntity extends DedupeNames, OutcomeNames {
-  definition: ImportDefinition;
+  definition: MergedDefinition;
   /** Where its before-images go, when the import keeps them. */
   images?: { table: string; importId: string };
   /** The scope values (the first entity), bound in sync statements. */
@@ -269,6 +276,15 @@ export async function applyImport(
       const copyMs = elapsedSince(copyStart);
       logger.debug({ staged: copied.staged, copyMs }, 'rows staged');
       options.onMergeStart?.();
+
+      // Known once the file is read: what its header left out.
+      const absent = options.absentColumns?.() ?? {};
+      for (const entity of entities) {
+        const columns = absent[entity.definition.entity];
+        if (columns !== undefined && columns.length > 0) {
+          entity.definition = { ...entity.definition, absentColumns: columns };
+        }
+      }
 
       const mergeStart = performance.now();
       const counts: Record<string, EntityCounts> = {};

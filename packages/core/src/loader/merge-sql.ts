@@ -365,7 +365,7 @@ export function buildMergeSql(
 ): string {
   const columns = [
     ...fixedColumns(definition),
-    ...definition.columns.map((column) => column.name),
+    ...presentColumns(definition),
   ].map(quoteIdentifier);
   const updates = updateAssignments(definition);
   const mode = definition.mode ?? 'upsert';
@@ -824,9 +824,24 @@ export function changedCondition(
 
 function nonKeyColumns(definition: ImportDefinition): string[] {
   const keys = new Set(definition.key);
+  return presentColumns(definition).filter((name) => !keys.has(name));
+}
+
+/**
+ * A definition as one import merges it: `absentColumns` are the columns
+ * its file does not have at all (a CSV header without them). They are
+ * left out of the MERGE, so a stored row keeps its values there and a
+ * new row gets the column's default, instead of both getting NULL.
+ */
+export interface MergedDefinition extends ImportDefinition {
+  absentColumns?: readonly string[];
+}
+
+function presentColumns(definition: MergedDefinition): string[] {
+  const absent = new Set(definition.absentColumns);
   return definition.columns
     .map((column) => column.name)
-    .filter((name) => !keys.has(name));
+    .filter((name) => !absent.has(name));
 }
 
 function refuseReservedNames(definition: ImportDefinition): void {

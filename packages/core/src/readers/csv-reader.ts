@@ -131,7 +131,7 @@ async function* readBatches(
       ...(options.fastScan !== undefined && { fastScan: options.fastScan }),
     });
 
-    yield* readRecords(records, options.definition, delimiter);
+    yield* readRecords(records, options.definition, delimiter, detected);
   } finally {
     await records?.return(undefined);
     content.destroy();
@@ -147,6 +147,7 @@ async function* readRecords(
   records: AsyncIterable<ParsedRecord[]>,
   definition: ImportDefinition,
   delimiter: string,
+  detected: DetectedFormat,
 ): AsyncGenerator<ReadItem[]> {
   let line = 1;
   let recordNumber = 0;
@@ -172,6 +173,10 @@ async function* readRecords(
 
         if (mapping === undefined) {
           mapping = mapHeader(record, definition);
+          if (mapping.absentColumns.length > 0) {
+            detected.absentColumns = [...mapping.absentColumns];
+          }
+          items.push(...headerWarnings(mapping, definition, startLine));
           continue;
         }
 
@@ -320,6 +325,56 @@ function countLineBreaks(raw: string): number {
     }
   }
   return breaks;
+}
+
+/**
+ * Columns the header has no field for, told to the sender once, as a
+ * warning in the error log: their stored values are kept and new rows
+ * get the column's default. The fields no column reads are named with
+ * them (a misspelt header is the usual cause); on their own they are
+ * what `unknownFields: 'ignore'` asks for, and say nothing.
+ */
+function headerWarnings(
+  mapping: HeaderMapping,
+  definition: ImportDefinition,
+  line: number,
+): ReadItem[] {
+  const absent = mapping.absentColumns;
+  if (absent.length === 0) return [];
+  const named = absent.map((name) => {
+    const sources = definition.columns
+      .find((column) => column.name === name)
+      ?.sources.filter((source) => source !== name)
+      .map((source) => `"${source}"`);
+    return sources === undefined || sources.length === 0
+      ? `"${name}"`
+      : `"${name}" (or ${sources.join(', ')})`;
+  });
+  const unknown = mapping.unknownFields;
+  const unread =
+    unknown.length === 0
+      ? ''
+      : `; fields no column reads: ${list(unknown.map((n) => `"${n}"`))}`;
+  return [
+    {
+      kind: 'issue',
+      issue: {
+        severity: 'warning',
+        position: { recordNumber: 0, line },
+        ...(absent.length === 1 && { column: absent[0] }),
+        code: 'column_absent',
+        message:
+          `the header has no field for ${list(named)}: stored rows keep ` +
+          `their values there, new rows get the defaults${unread}`,
+      },
+    },
+  ];
+}
+
+// The first names of a list that may be long, and how many more.
+function list(names: readonly string[]): string {
+  const shown = names.slice(0, 20).join(', ');
+  return names.length > 20 ? `${shown} and ${names.length - 20} more` : shown;
 }
 
 function isEmptyLine(record: readonly string[], raw: string): boolean {

@@ -86,15 +86,18 @@ export function mapHeader(
     throw new ImportError(
       ErrorCodes.MISSING_COLUMNS,
       `the header lacks a field for ${wanted.join(', ')}; it has ${shown.join(', ')}${header.length > 20 ? ', ...' : ''}`,
-      { details: { missing, header: [...header] } },
+      // The header itself only in part: a file's header can be huge.
+      { details: { missing, header: header.slice(0, 50) } },
     );
   }
 
   if (unknownFields.length > 0 && definition.unknownFields === 'fail') {
+    const shown = unknownFields.slice(0, 20).join(', ');
     throw new ImportError(
       ErrorCodes.UNKNOWN_COLUMNS,
-      `the header has field(s) no column maps to: ${unknownFields.join(', ')}`,
-      { details: { unknown: unknownFields } },
+      `the header has ${unknownFields.length} field(s) no column maps to: ` +
+        `${shown}${unknownFields.length > 20 ? ', ...' : ''}`,
+      { details: { unknown: unknownFields.slice(0, 50) } },
     );
   }
 

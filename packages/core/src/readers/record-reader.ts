@@ -28,6 +28,11 @@ export type ReadItem =
 export interface DetectedFormat {
   encoding?: string;
   delimiter?: string;
+  /**
+   * Columns of the definition the file has no field for at all (a CSV
+   * header without them); the loader leaves them out of the MERGE.
+   */
+  absentColumns?: string[];
 }
 
 /**
