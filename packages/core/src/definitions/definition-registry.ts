@@ -23,6 +23,7 @@ export function createDefinitionRegistry(
     register(input) {
       // Re-validating an already-built definition is cheap and keeps one path.
       const definition = isBuilt(input) ? input : defineImport(input);
+      refuseNestedSyncModes(definition);
       if (byEntity.has(definition.entity)) {
         throw new ImportError(
           ErrorCodes.INVALID_DEFINITION,
@@ -49,6 +50,18 @@ export function createDefinitionRegistry(
 
   for (const input of inputs) registry.register(input);
   return registry;
+}
+
+// A definition whose imports could never sync is refused up front.
+function refuseNestedSyncModes(definition: ImportDefinition): void {
+  const modes = new Set([definition.mode, ...(definition.allowedModes ?? [])]);
+  if (!modes.has('sync') || (definition.children ?? []).length === 0) return;
+  throw new ImportError(
+    ErrorCodes.INVALID_DEFINITION,
+    `entity "${definition.entity}" has child records, which a sync does ` +
+      'not support yet: it cannot use or allow mode "sync"',
+    { details: { entity: definition.entity } },
+  );
 }
 
 function isBuilt(

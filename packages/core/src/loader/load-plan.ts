@@ -33,6 +33,8 @@ export function resolveLoadPlan(
     );
   }
 
+  refuseNestedSync(definition, mode);
+
   const params = request.params ?? {};
   const scope = definition.scope ?? [];
   const declared = new Set(scope.map((column) => column.name));
@@ -81,6 +83,29 @@ export function resolveLoadPlan(
     allowMassDelete: request.allowMassDelete === true,
     ...(exportedAt !== undefined && { exportedAt }),
   };
+}
+
+/**
+ * A sync of records with children would have to delete the children its
+ * file no longer holds too (of the parents it keeps, and before the
+ * parents it deletes, for their foreign keys). Until it does, it is
+ * refused rather than left to fail on a foreign key, or to keep stale
+ * children silently.
+ *
+ * TODO: sync children: delete, per parent in the tenant's scope, the
+ * child rows the file does not hold, children first, with before-images.
+ */
+export function refuseNestedSync(
+  definition: ImportDefinition,
+  mode: MergeMode,
+): void {
+  if (mode !== 'sync' || (definition.children ?? []).length === 0) return;
+  throw new ImportError(
+    ErrorCodes.INVALID_REQUEST,
+    `entity "${definition.entity}" has child records, which a sync does ` +
+      'not support yet; send the file as an upsert',
+    { details: { entity: definition.entity, mode } },
+  );
 }
 
 function invalid(
