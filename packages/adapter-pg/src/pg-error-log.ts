@@ -8,6 +8,12 @@ import {
 import { errorLogSql } from './error-log-sql.js';
 import type { PgPool } from './pg-types.js';
 import { defaultSchema, quoteSchema } from './schema-name.js';
+import {
+  fromStorableOrNull,
+  fromStorableText,
+  toStorableOrNull,
+  toStorableText,
+} from './storable-text.js';
 
 export interface PgErrorLogOptions {
   pool: PgPool;
@@ -52,26 +58,30 @@ export function createPgErrorLog(options: PgErrorLogOptions): ErrorLog {
   return {
     async append(importId, entries) {
       if (entries.length === 0) return;
+      // Every text is in the stored form (storable-text.ts): a rejected
+      // row's raw text may hold a NUL, which PostgreSQL text cannot.
+      const text = (value: string | undefined | null) =>
+        toStorableOrNull(value ?? null);
       await run(sql.append, [
-        importId,
-        entries.map((entry) => entry.severity),
+        toStorableText(importId),
+        entries.map((entry) => text(entry.severity)),
         entries.map((entry) => entry.position.recordNumber),
         entries.map((entry) => entry.position.line ?? null),
         entries.map((entry) => entry.position.endLine ?? null),
-        entries.map((entry) => entry.position.path ?? null),
-        entries.map((entry) => entry.column ?? null),
-        entries.map((entry) => entry.code),
-        entries.map((entry) => entry.message),
-        entries.map((entry) => entry.rawValue ?? null),
+        entries.map((entry) => text(entry.position.path)),
+        entries.map((entry) => text(entry.column)),
+        entries.map((entry) => text(entry.code)),
+        entries.map((entry) => text(entry.message)),
+        entries.map((entry) => text(entry.rawValue)),
         entries.map((entry) => entry.rawValue !== undefined),
-        entries.map((entry) => entry.entity ?? null),
+        entries.map((entry) => text(entry.entity)),
       ]);
     },
 
     async page(importId, query) {
       const limit = Math.max(1, Math.min(maxPageSize, Math.floor(query.limit)));
       const rows = (await run(sql.page, [
-        importId,
+        toStorableText(importId),
         query.afterSeq ?? null,
         query.severity ?? null,
         limit + 1,
@@ -86,7 +96,7 @@ export function createPgErrorLog(options: PgErrorLogOptions): ErrorLog {
     },
 
     async count(importId) {
-      const rows = (await run(sql.count, [importId])) as {
+      const rows = (await run(sql.count, [toStorableText(importId)])) as {
         errors: string;
         warnings: string;
       }[];
@@ -97,7 +107,7 @@ export function createPgErrorLog(options: PgErrorLogOptions): ErrorLog {
     },
 
     async clear(importId) {
-      await run(sql.clear, [importId]);
+      await run(sql.clear, [toStorableText(importId)]);
     },
   };
 }
@@ -109,14 +119,16 @@ function toLoggedIssue(row: ErrorRow): LoggedRowIssue {
     seq: Number(row.seq),
     severity: row.severity,
     position: { recordNumber: Number(row.record_number) },
-    code: row.code,
-    message: row.message,
+    code: fromStorableText(row.code),
+    message: fromStorableText(row.message),
   };
   if (row.line !== null) issue.position.line = Number(row.line);
   if (row.end_line !== null) issue.position.endLine = Number(row.end_line);
-  if (row.path !== null) issue.position.path = row.path;
-  if (row.column_name !== null) issue.column = row.column_name;
-  if (row.raw_value_given) issue.rawValue = row.raw_value;
-  if (row.entity !== null) issue.entity = row.entity;
+  if (row.path !== null) issue.position.path = fromStorableText(row.path);
+  if (row.column_name !== null) {
+    issue.column = fromStorableText(row.column_name);
+  }
+  if (row.raw_value_given) issue.rawValue = fromStorableOrNull(row.raw_value);
+  if (row.entity !== null) issue.entity = fromStorableText(row.entity);
   return issue;
 }

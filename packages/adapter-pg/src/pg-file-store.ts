@@ -10,6 +10,7 @@ import {
 import { fileStoreSql } from './file-store-sql.js';
 import { inTransaction, type PgPool } from './pg-types.js';
 import { defaultSchema, quoteSchema } from './schema-name.js';
+import { toStorableText } from './storable-text.js';
 
 export interface PgFileStoreOptions {
   pool: PgPool;
@@ -150,7 +151,10 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
     async put(key, body, putOptions = {}) {
       let fileId: string;
       try {
-        const { rows } = await pool.query(sql.begin, [key]);
+        // Keys are kept in the stored form (storable-text.ts), as the
+        // status store keeps an import's file key, so the sweep's join
+        // matches them.
+        const { rows } = await pool.query(sql.begin, [toStorableText(key)]);
         fileId = String((rows[0] as { id: string }).id);
       } catch (error) {
         body.destroy();
@@ -165,7 +169,7 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
           putOptions.maxBytes,
         );
         await inTransaction(pool, async (client) => {
-          await client.query(sql.dropCompleteKey, [key]);
+          await client.query(sql.dropCompleteKey, [toStorableText(key)]);
           await client.query(sql.complete, [
             fileId,
             stored.size,
@@ -184,7 +188,7 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
     async open(key) {
       let found: { id: string; chunks: number } | undefined;
       try {
-        const { rows } = await pool.query(sql.find, [key]);
+        const { rows } = await pool.query(sql.find, [toStorableText(key)]);
         found = rows[0] as { id: string; chunks: number } | undefined;
       } catch (error) {
         throw toImportError(error, ErrorCodes.STORE_ERROR);
@@ -201,7 +205,7 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
 
     async delete(key) {
       try {
-        await pool.query(sql.delete, [key]);
+        await pool.query(sql.delete, [toStorableText(key)]);
       } catch (error) {
         throw toImportError(error, ErrorCodes.STORE_ERROR);
       }

@@ -14,6 +14,14 @@ import {
 import type { PgPool, PgQueryable } from './pg-types.js';
 import { defaultSchema, quoteSchema } from './schema-name.js';
 import { statusStoreSql } from './status-store-sql.js';
+import {
+  fromStorableJson,
+  fromStorableOrNull,
+  fromStorableText,
+  toStorableJson,
+  toStorableOrNull,
+  toStorableText,
+} from './storable-text.js';
 
 export interface PgStatusStoreOptions {
   pool: PgPool;
@@ -100,13 +108,13 @@ export function createPgStatusStore(
       ['failure', 'startedAt', 'finishedAt'] as const
     ).filter((field) => patch[field] !== undefined);
     const rows = await run(on, sql.transition, [
-      id,
+      toStorableText(id),
       [...from],
       patch.state,
-      json(patch.counts),
-      json(patch.progress),
-      json(patch.failure),
-      json(patch.detected),
+      toStorableJson(patch.counts),
+      toStorableJson(patch.progress),
+      toStorableJson(patch.failure),
+      toStorableJson(patch.detected),
       patch.attempts ?? null,
       patch.startedAt ?? null,
       patch.finishedAt ?? null,
@@ -119,23 +127,25 @@ export function createPgStatusStore(
     database: pool,
 
     async create(record) {
+      // Every text is in the stored form (storable-text.ts), here and in
+      // each lookup, so a file name or a failure may hold any string.
       const inserted = await run(pool, sql.insert, [
-        record.id,
-        record.tenant,
-        record.entity,
+        toStorableText(record.id),
+        toStorableText(record.tenant),
+        toStorableText(record.entity),
         record.format,
         record.state,
-        record.fileName,
-        record.submittedBy,
-        record.idempotencyKey,
-        record.fileKey,
+        toStorableOrNull(record.fileName),
+        toStorableOrNull(record.submittedBy),
+        toStorableOrNull(record.idempotencyKey),
+        toStorableText(record.fileKey),
         record.byteSize,
-        record.checksum,
-        json(record.options),
-        json(record.detected),
-        json(record.counts),
-        json(record.progress),
-        json(record.failure),
+        toStorableText(record.checksum),
+        toStorableJson(record.options),
+        toStorableJson(record.detected),
+        toStorableJson(record.counts),
+        toStorableJson(record.progress),
+        toStorableJson(record.failure),
         record.attempts,
         record.createdAt,
         record.startedAt,
@@ -146,8 +156,8 @@ export function createPgStatusStore(
       // Only the idempotency index can refuse the row (a repeated id is a
       // primary key violation, which throws): the first record wins.
       const existing = await run(pool, sql.byIdempotencyKey, [
-        record.tenant,
-        record.idempotencyKey,
+        toStorableText(record.tenant),
+        toStorableOrNull(record.idempotencyKey),
       ]);
       if (!existing[0]) {
         throw new ImportError(
@@ -160,20 +170,23 @@ export function createPgStatusStore(
     },
 
     async get(tenant, id) {
-      const rows = await run(pool, sql.byTenantAndId, [tenant, id]);
+      const rows = await run(pool, sql.byTenantAndId, [
+        toStorableText(tenant),
+        toStorableText(id),
+      ]);
       return rows[0] && toRecord(rows[0]);
     },
 
     async getByIdempotencyKey(tenant, idempotencyKey) {
       const rows = await run(pool, sql.byIdempotencyKey, [
-        tenant,
-        idempotencyKey,
+        toStorableText(tenant),
+        toStorableText(idempotencyKey),
       ]);
       return rows[0] && toRecord(rows[0]);
     },
 
     async getById(id) {
-      const rows = await run(pool, sql.byId, [id]);
+      const rows = await run(pool, sql.byId, [toStorableText(id)]);
       return rows[0] && toRecord(rows[0]);
     },
 
@@ -181,8 +194,8 @@ export function createPgStatusStore(
       const limit = pageSize(query.limit);
       const after = query.cursor ? decodeCursor(query.cursor) : null;
       const rows = await run(pool, sql.list, [
-        query.tenant,
-        query.entity ?? null,
+        toStorableText(query.tenant),
+        toStorableOrNull(query.entity ?? null),
         query.state ?? null,
         after?.createdAt ?? null,
         after?.seq ?? null,
@@ -212,7 +225,10 @@ export function createPgStatusStore(
     },
 
     async updateProgress(id, progress) {
-      await run(pool, sql.updateProgress, [id, json(progress)]);
+      await run(pool, sql.updateProgress, [
+        toStorableText(id),
+        toStorableJson(progress),
+      ]);
     },
   };
 }
@@ -232,30 +248,24 @@ function toPage(rows: ImportRow[], limit: number): ImportListPage {
   return { items: items.map(toRecord), nextCursor };
 }
 
-// jsonb parameters go as JSON text: pg would send a JS array as a
-// PostgreSQL array otherwise.
-function json(value: unknown): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(value);
-}
-
 function toRecord(row: ImportRow): ImportRecord {
   return {
-    id: row.id,
-    tenant: row.tenant,
-    entity: row.entity,
+    id: fromStorableText(row.id),
+    tenant: fromStorableText(row.tenant),
+    entity: fromStorableText(row.entity),
     format: row.format,
     state: row.state,
-    fileName: row.file_name,
-    submittedBy: row.submitted_by,
-    idempotencyKey: row.idempotency_key,
-    fileKey: row.file_key,
+    fileName: fromStorableOrNull(row.file_name),
+    submittedBy: fromStorableOrNull(row.submitted_by),
+    idempotencyKey: fromStorableOrNull(row.idempotency_key),
+    fileKey: fromStorableText(row.file_key),
     byteSize: Number(row.byte_size),
-    checksum: row.checksum,
-    options: row.options,
-    detected: row.detected,
-    counts: row.counts,
-    progress: row.progress,
-    failure: row.failure,
+    checksum: fromStorableText(row.checksum),
+    options: fromStorableJson(row.options),
+    detected: fromStorableJson(row.detected),
+    counts: fromStorableJson(row.counts),
+    progress: fromStorableJson(row.progress),
+    failure: fromStorableJson(row.failure),
     attempts: row.attempts,
     createdAt: row.created_at.toISOString(),
     startedAt: row.started_at?.toISOString() ?? null,
