@@ -109,10 +109,24 @@ export async function runScript(
 /**
  * A part of a key that comes from outside (a tenant, an ordering key):
  * encoded so that `:` inside it cannot make two keys collide.
+ * encodeURIComponent throws on a lone surrogate (a string that is not
+ * well-formed UTF-16), so each one is written as `%uD800` first: that
+ * form cannot come out of encodeURIComponent, which writes `%` as `%25`.
  */
 export function keyPart(value: string): string {
-  return encodeURIComponent(value);
+  return value
+    .split(loneSurrogate)
+    .map((part) =>
+      part.length === 1 && loneSurrogate.test(part)
+        ? `%u${part.charCodeAt(0).toString(16).toUpperCase()}`
+        : encodeURIComponent(part),
+    )
+    .join('');
 }
+
+// Capturing, so that split keeps the surrogates it splits on.
+const loneSurrogate =
+  /([\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff])/;
 
 /** Runs a Redis call and turns its failure into an ImportError. */
 export async function redisCall<T>(
