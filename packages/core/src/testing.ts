@@ -2,6 +2,7 @@
 // runs, and the helpers they use. It imports vitest, an optional peer
 // dependency of core that only adapter test suites need.
 
+export { awkwardText } from './testing/awkward-text.js';
 export { describeErrorLogConformance } from './testing/error-log-conformance.js';
 export type { ErrorLogFixture } from './testing/error-log-conformance.js';
 export { describeFileStoreConformance } from './testing/file-store-conformance.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ErrorLog, LoggedRowIssue, RowIssue } from '../ports/error-log.js';
+import { awkwardText } from './awkward-text.js';
 
 // An adapter may give back an absent optional field as null; the suite
 // compares entries with both dropped (null raw values are checked apart).
@@ -108,6 +109,24 @@ export function describeErrorLogConformance(
       const seqs = items.map((item) => item.seq);
       expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
       expect(new Set(seqs).size).toBe(seqs.length);
+    });
+
+    it('gives back any text as it was appended, NUL and lone surrogates too', async () => {
+      const importId = await newImportId();
+      const entries: RowIssue[] = awkwardText.map((text, index) => ({
+        severity: 'error',
+        position: { recordNumber: index + 1, line: index + 2, path: text },
+        column: text,
+        code: `code ${text}`,
+        message: `the record quotes ${text}`,
+        rawValue: text,
+        entity: text,
+      }));
+
+      await errorLog.append(importId, entries);
+      const items = await readAll(importId, 100);
+
+      expect(items.map(withoutEmpty)).toEqual(entries.map(withoutEmpty));
     });
 
     it('keeps a null raw value apart from an absent one', async () => {

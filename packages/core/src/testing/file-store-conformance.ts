@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileStore } from '../ports/file-store.js';
+import { awkwardText } from './awkward-text.js';
 
 export interface FileStoreFixture {
   fileStore: FileStore;
@@ -134,6 +135,19 @@ export function describeFileStoreConformance(
         );
       }
       for (const [index, name] of names.entries()) {
+        const bytes = await readAll(await fileStore.open(key(name)));
+        expect(bytes.toString()).toBe(`${index}`);
+      }
+    });
+
+    it('keeps keys holding NUL or lone surrogates distinct', async () => {
+      for (const [index, name] of awkwardText.entries()) {
+        await fileStore.put(
+          key(name),
+          Readable.from([Buffer.from(`${index}`)]),
+        );
+      }
+      for (const [index, name] of awkwardText.entries()) {
         const bytes = await readAll(await fileStore.open(key(name)));
         expect(bytes.toString()).toBe(`${index}`);
       }

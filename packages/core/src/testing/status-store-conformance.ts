@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImportRecord } from '../ports/import-record.js';
 import type { StatusStore } from '../ports/status-store.js';
+import { awkwardText } from './awkward-text.js';
 import { sampleImportRecord } from './sample-import-record.js';
 
 export interface StatusStoreFixture {
@@ -211,6 +212,62 @@ export function describeStatusStoreConformance(
         finishedAt: null,
       });
       expect(cleared).toMatchObject({ failure: null, finishedAt: null });
+    });
+
+    it('gives back any text as it was stored, NUL and lone surrogates too', async () => {
+      // Each text under a tenant, entity and key of its own: a store that
+      // mangles one into another's would show a record to the wrong reader.
+      const records = awkwardText.map((text) =>
+        newRecord({
+          tenant: `${tenant} ${text}`,
+          entity: `items ${text}`,
+          fileName: `${text}.csv`,
+          submittedBy: text,
+          idempotencyKey: `upload ${text}`,
+          options: { delimiter: text, params: { [text]: text } },
+          detected: { encoding: text },
+        }),
+      );
+      for (const record of records) {
+        expect(await store.create(record)).toEqual({ record, created: true });
+      }
+
+      for (const [index, record] of records.entries()) {
+        const text = awkwardText[index] as string;
+        const failure = {
+          code: 'MISSING_COLUMNS',
+          message: `the header cell "${text}" names no column`,
+          details: { header: [text], [text]: { text } },
+        };
+        const failed = await store.transition(record.id, ['queued'], {
+          state: 'failed',
+          failure,
+          detected: { encoding: text, delimiter: text },
+        });
+        const expected = {
+          ...record,
+          state: 'failed',
+          failure,
+          detected: { encoding: text, delimiter: text },
+        };
+
+        expect(failed).toEqual(expected);
+        expect(await store.get(record.tenant, record.id)).toEqual(expected);
+        const listed = await store.list({
+          tenant: record.tenant,
+          entity: record.entity,
+          limit: 10,
+        });
+        expect(listed.items).toEqual([expected]);
+        if (store.getByIdempotencyKey) {
+          expect(
+            await store.getByIdempotencyKey(
+              record.tenant,
+              record.idempotencyKey ?? '',
+            ),
+          ).toEqual(expected);
+        }
+      }
     });
 
     it('updates progress', async () => {

@@ -92,18 +92,26 @@ export function createLocalFileStore(
  * One key segment as a file name that cannot escape the directory or
  * collide with another: every byte outside `[A-Za-z0-9_.-]` is written as
  * `%XX` (so is `%` itself), and a leading dot too (no `.`, `..` or hidden
- * names).
+ * names). A lone surrogate has no UTF-8 bytes (it would become U+FFFD's
+ * and meet another key there), so it is written as `%uD800`.
  */
 function encodeSegment(segment: string): string {
   let encoded = '';
-  for (const byte of Buffer.from(segment, 'utf8')) {
-    const char = String.fromCharCode(byte);
-    const plain = /[A-Za-z0-9_.-]/.test(char) && byte < 0x80;
-    const leadingDot = encoded === '' && char === '.';
-    encoded +=
-      plain && !leadingDot
-        ? char
-        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const character of segment) {
+    const unit = character.charCodeAt(0);
+    if (character.length === 1 && unit >= 0xd800 && unit <= 0xdfff) {
+      encoded += `%u${unit.toString(16).toUpperCase()}`;
+      continue;
+    }
+    for (const byte of Buffer.from(character, 'utf8')) {
+      const char = String.fromCharCode(byte);
+      const plain = /[A-Za-z0-9_.-]/.test(char) && byte < 0x80;
+      const leadingDot = encoded === '' && char === '.';
+      encoded +=
+        plain && !leadingDot
+          ? char
+          : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }
   }
   return encoded;
 }
