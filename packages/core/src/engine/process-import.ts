@@ -646,21 +646,37 @@ async function markFailed(
   const details = Object.keys(failure.details).length > 0 && {
     details: failure.details,
   };
-  const failed = await engine.statusStore.transition(
-    record.id,
-    ['processing'],
-    {
-      state: 'failed',
-      failure: { code: failure.code, message: failure.message, ...details },
-      finishedAt: now,
-      progress: {
-        ...(run.progress ?? record.progress),
-        phase: 'done',
-        updatedAt: now,
-      },
-      ...(run.detected && { detected: run.detected }),
+  const ended: ImportTransition = {
+    state: 'failed',
+    finishedAt: now,
+    progress: {
+      ...(run.progress ?? record.progress),
+      phase: 'done',
+      updatedAt: now,
     },
-  );
+  };
+  let failed: ImportRecord | undefined;
+  try {
+    failed = await engine.statusStore.transition(record.id, ['processing'], {
+      ...ended,
+      failure: { code: failure.code, message: failure.message, ...details },
+      ...(run.detected && { detected: run.detected }),
+    });
+  } catch (error) {
+    // The failure quotes the file (a header cell with a NUL in it), and a
+    // store may refuse that. The import must end `failed` all the same,
+    // so it is written again without the details and the detection, with
+    // the message's unstorable characters spelt out. Should that fail
+    // too, the store itself is down: the job is retried.
+    logger.warn(
+      { error: toImportError(error).toJSON() },
+      'the status store refused the failure; writing it plainly',
+    );
+    failed = await engine.statusStore.transition(record.id, ['processing'], {
+      ...ended,
+      failure: { code: failure.code, message: plainText(failure.message) },
+    });
+  }
   // A bad file is the sender's business (a warning for the operator); a
   // failure of the engine or the database is the operator's own.
   const operational = operationalCodes.has(failure.code);
@@ -669,6 +685,21 @@ async function markFailed(
     'import failed; nothing was applied',
   );
   return failed ?? (await engine.statusStore.getById(record.id)) ?? record;
+}
+
+/**
+ * `text` with NUL and lone surrogates (which not every store can hold)
+ * written out as `\0` and `\uD800`, so that a failure can always be
+ * stored.
+ */
+function plainText(text: string): string {
+  return text.replace(
+    /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (unit) =>
+      unit === '\u0000'
+        ? '\\0'
+        : `\\u${unit.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 const operationalCodes = new Set<string>([
