@@ -269,7 +269,7 @@ function createUtf8Validator(lines: LineCounter, hint: string): ChunkDecoder {
         throw encodingError('utf-8', {
           byte: body[bad],
           offset: start + bad,
-          line: lines.total() + countByte(body, 0x0a, bad) + 1,
+          line: lines.lineAt(body, bad),
           hint,
         });
       }
@@ -282,7 +282,7 @@ function createUtf8Validator(lines: LineCounter, hint: string): ChunkDecoder {
         throw encodingError('utf-8', {
           byte: carry[0],
           offset: offset - carry.length,
-          line: lines.total() + 1,
+          line: lines.lineAt(carry, 0),
           hint: `${hint}; the file ends inside a multi-byte character`,
         });
       }
@@ -322,11 +322,11 @@ function createUtf16Decoder(
         text = decoder.decode(body);
       } catch (error) {
         const bad = firstInvalidUtf16(body, unitAt);
-        const before = decoder.decode(body.subarray(0, bad));
+        const before = Buffer.from(decoder.decode(body.subarray(0, bad)));
         throw encodingError(encoding, {
           byte: body[bad],
           offset: start + bad,
-          line: lines.total() + countChar(before, '\n') + 1,
+          line: lines.lineAt(before, before.length),
           hint,
           cause: error,
         });
@@ -340,7 +340,7 @@ function createUtf16Decoder(
         throw encodingError(encoding, {
           byte: carry[0],
           offset: offset - carry.length,
-          line: lines.total() + 1,
+          line: lines.lineAt(Buffer.alloc(0), 0),
           hint: `${hint}; the file ends inside a character`,
         });
       }
@@ -364,7 +364,7 @@ function createWindows1252Decoder(
         throw encodingError('windows-1252', {
           byte: bytes[bad],
           offset: offset + bad,
-          line: lines.total() + countByte(bytes, 0x0a, bad) + 1,
+          line: lines.lineAt(bytes, bad),
           hint: `${hint}; the byte is unassigned in windows-1252`,
         });
       }
@@ -398,38 +398,52 @@ function encodingError(
   );
 }
 
-/** Counts the line feeds decoded so far, so an error can name its line. */
+/**
+ * Counts the line breaks decoded so far, so an error can name its line as
+ * the CSV reader numbers lines: CRLF, LF and CR are one break each. A CR
+ * that ends a chunk counts at once, and an LF opening the next chunk is
+ * then the rest of it.
+ */
 interface LineCounter {
   count(bytes: Uint8Array): void;
-  total(): number;
+  /** The line of `bytes[index]`, where `bytes` follows what was counted. */
+  lineAt(bytes: Uint8Array, index: number): number;
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+
 function createLineCounter(): LineCounter {
-  let newlines = 0;
+  let breaks = 0;
+  let afterCr = false;
   return {
     count(bytes) {
-      newlines += countByte(bytes, 0x0a, bytes.length);
+      if (bytes.length === 0) return;
+      breaks += countLineBreaks(bytes, bytes.length, afterCr);
+      afterCr = bytes[bytes.length - 1] === CR;
     },
-    total: () => newlines,
+    lineAt: (bytes, index) =>
+      breaks + countLineBreaks(bytes, index, afterCr) + 1,
   };
 }
 
-function countChar(text: string, char: string): number {
+// Each CR, and each LF that no CR comes right before. indexOf keeps this
+// at memchr speed on the whole-file path.
+function countLineBreaks(
+  bytes: Uint8Array,
+  end: number,
+  afterCr: boolean,
+): number {
   let count = 0;
-  let at = text.indexOf(char);
-  while (at !== -1) {
-    count++;
-    at = text.indexOf(char, at + 1);
-  }
-  return count;
-}
-
-function countByte(bytes: Uint8Array, value: number, end: number): number {
-  let count = 0;
-  let at = bytes.indexOf(value);
+  let at = bytes.indexOf(CR);
   while (at !== -1 && at < end) {
     count++;
-    at = bytes.indexOf(value, at + 1);
+    at = bytes.indexOf(CR, at + 1);
+  }
+  at = bytes.indexOf(LF);
+  while (at !== -1 && at < end) {
+    if (at === 0 ? !afterCr : bytes[at - 1] !== CR) count++;
+    at = bytes.indexOf(LF, at + 1);
   }
   return count;
 }
