@@ -7,11 +7,10 @@ import { ErrorCodes, ImportError } from '../errors/import-error.js';
  * written in, so every parser downstream reads one encoding.
  *
  * The encoding is the declared one or is detected: a byte-order mark
- * first, then a sniff of the first bytes (valid UTF-8 reads as UTF-8,
- * anything else as Windows-1252; ISO-8859-1 only when declared). Bytes
- * that do not decode fail the import with ENCODING_ERROR naming their
- * offset and line: no replacement character ever reaches a value. The
- * BOM is dropped.
+ * first, then a sniff of the first bytes (see `detectEncoding`;
+ * ISO-8859-1 only when declared). Bytes that do not decode fail the
+ * import with ENCODING_ERROR naming their offset and line: no replacement
+ * character ever reaches a value. The BOM is dropped.
  */
 
 export const textEncodings = [
@@ -82,6 +81,23 @@ export function encodingFromBom(bytes: Uint8Array): DetectedEncoding | null {
  * Detects the encoding of a file from its first bytes. `complete` says the
  * sample is the whole file, so a multi-byte sequence cut at its end is an
  * error rather than the start of the next chunk.
+ *
+ * A sample that is valid UTF-8 is UTF-8. One that is not is Windows-1252
+ * only when its bytes that are not UTF-8 outnumber its valid multi-byte
+ * sequences; otherwise it is UTF-8 with stray bytes, and the first of
+ * them fails the import with its offset and line, instead of the whole
+ * file turning into mojibake (`Preço` read as `PreÃ§o`). Evidence for
+ * the line: in Windows-1252 a valid sequence needs an accented capital
+ * (0xC2-0xDF) right before a typographic sign (0x80-0xBF: curly quotes,
+ * dashes, a no-break space, º, ™), as in `JOSÉ”`, while every accented
+ * letter before a letter, digit, space or ASCII sign is a byte that is
+ * not UTF-8: the IBPT table (1.8 MB of Windows-1252) holds 158 such bytes
+ * and no valid sequence. A tie goes to UTF-8, whose stray byte fails
+ * loudly, because silent mojibake is the worse mistake.
+ *
+ * TODO: a UTF-8 file whose first 64 KiB hold more stray Latin-1 bytes
+ * than multi-byte characters is still read as Windows-1252, silently:
+ * telling it from a Windows-1252 file takes more than byte counts.
  */
 export function detectEncoding(
   sample: Uint8Array,
@@ -94,8 +110,13 @@ export function detectEncoding(
   if (utf16) return { encoding: utf16, bomLength: 0 };
 
   const end = complete ? sample.length : completeUtf8Length(sample);
-  const valid = isUtf8(sample.subarray(0, end));
-  return { encoding: valid ? 'utf-8' : 'windows-1252', bomLength: 0 };
+  const body = sample.subarray(0, end);
+  if (isUtf8(body)) return { encoding: 'utf-8', bomLength: 0 };
+  const { sequences, invalid } = countUtf8Evidence(body);
+  return {
+    encoding: invalid > sequences ? 'windows-1252' : 'utf-8',
+    bomLength: 0,
+  };
 }
 
 /**
@@ -474,36 +495,70 @@ export function completeUtf8Length(bytes: Uint8Array): number {
 function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
-    const byte = bytes[i] as number;
-    let needed: number;
-    let min: number;
-    if (byte < 0x80) {
-      i++;
-      continue;
-    } else if (byte >= 0xc2 && byte <= 0xdf) {
-      needed = 1;
-      min = 0x80;
-    } else if (byte >= 0xe0 && byte <= 0xef) {
-      needed = 2;
-      min = 0x800;
-    } else if (byte >= 0xf0 && byte <= 0xf4) {
-      needed = 3;
-      min = 0x10000;
-    } else {
-      return i;
-    }
-    let code = byte & (0x3f >> needed);
-    for (let k = 1; k <= needed; k++) {
-      const next = bytes[i + k];
-      if (next === undefined || (next & 0xc0) !== 0x80) return i;
-      code = (code << 6) | (next & 0x3f);
-    }
-    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
-      return i;
-    }
-    i += needed + 1;
+    const length = utf8CharLength(bytes, i);
+    if (length === 0) return i;
+    i += length;
   }
   return bytes.length;
+}
+
+/**
+ * The valid multi-byte sequences of `bytes`, and the bytes that start no
+ * valid character (slow; detection of a sample that is not UTF-8 only).
+ */
+function countUtf8Evidence(bytes: Uint8Array): {
+  sequences: number;
+  invalid: number;
+} {
+  let sequences = 0;
+  let invalid = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const length = utf8CharLength(bytes, i);
+    if (length === 0) {
+      invalid++;
+      i++;
+      continue;
+    }
+    if (length > 1) sequences++;
+    i += length;
+  }
+  return { sequences, invalid };
+}
+
+/**
+ * The length of the UTF-8 character starting at `bytes[i]` (1 to 4), or 0
+ * when no valid character starts there (an overlong form, a surrogate, a
+ * continuation byte out of place, a sequence cut short).
+ */
+function utf8CharLength(bytes: Uint8Array, i: number): number {
+  const byte = bytes[i] as number;
+  let needed: number;
+  let min: number;
+  if (byte < 0x80) {
+    return 1;
+  } else if (byte >= 0xc2 && byte <= 0xdf) {
+    needed = 1;
+    min = 0x80;
+  } else if (byte >= 0xe0 && byte <= 0xef) {
+    needed = 2;
+    min = 0x800;
+  } else if (byte >= 0xf0 && byte <= 0xf4) {
+    needed = 3;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  let code = byte & (0x3f >> needed);
+  for (let k = 1; k <= needed; k++) {
+    const next = bytes[i + k];
+    if (next === undefined || (next & 0xc0) !== 0x80) return 0;
+    code = (code << 6) | (next & 0x3f);
+  }
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
+    return 0;
+  }
+  return needed + 1;
 }
 
 /** The byte index of the first unpaired surrogate (slow; errors only). */
