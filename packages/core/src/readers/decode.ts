@@ -63,8 +63,22 @@ export interface DetectedEncoding {
   bomLength: number;
 }
 
-/** The encoding a byte-order mark at the start of `bytes` announces. */
+/**
+ * The encoding a byte-order mark at the start of `bytes` announces. A
+ * UTF-32 mark fails with ENCODING_ERROR: read as UTF-16 (`FF FE` starts
+ * both), the file would be a header of NULs that fails for the wrong
+ * reason.
+ */
 export function encodingFromBom(bytes: Uint8Array): DetectedEncoding | null {
+  const utf32 = utf32Bom(bytes);
+  if (utf32 !== undefined) {
+    throw new ImportError(
+      ErrorCodes.ENCODING_ERROR,
+      `the file starts with a ${utf32} byte-order mark; UTF-32 is not ` +
+        'supported: save the file as UTF-8',
+      { details: { encoding: utf32, offset: 0, line: 1 } },
+    );
+  }
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     return { encoding: 'utf-8', bomLength: 3 };
   }
@@ -75,6 +89,13 @@ export function encodingFromBom(bytes: Uint8Array): DetectedEncoding | null {
     return { encoding: 'utf-16be', bomLength: 2 };
   }
   return null;
+}
+
+function utf32Bom(bytes: Uint8Array): string | undefined {
+  const [a, b, c, d] = bytes;
+  if (a === 0xff && b === 0xfe && c === 0 && d === 0) return 'utf-32le';
+  if (a === 0 && b === 0 && c === 0xfe && d === 0xff) return 'utf-32be';
+  return undefined;
 }
 
 /**
