@@ -4,6 +4,7 @@ import iconv from 'iconv-lite';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { LoggedRowIssue } from '../ports/error-log.js';
 import type { ImportRecord } from '../ports/import-record.js';
+import { excelSeparatorLine } from '../readers/csv-delimiter.js';
 import { decodeToUtf8, normalizeEncodingName } from '../readers/decode.js';
 import { openInput } from '../readers/decompress.js';
 import type { EngineContext } from './engine-context.js';
@@ -202,9 +203,20 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
   let width = 0;
   let lineEnd = '\r\n';
   let recordNumber = 0;
+  // The reader skips an Excel `sep=;` first line; the fix file keeps it
+  // above the header, so Excel opens it with the same delimiter.
+  let first = true;
+  let separatorLine: string | undefined;
   try {
     for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
       const { record, raw } = parsed;
+      if (first) {
+        first = false;
+        if (excelSeparatorLine(raw) !== undefined) {
+          separatorLine = withoutLineBreak(raw);
+          continue;
+        }
+      }
       if (record.length === 1 && record[0] === '' && !raw.startsWith('"')) {
         continue;
       }
@@ -212,6 +224,7 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
         header = true;
         width = record.length;
         if (raw.endsWith('\n') && !raw.endsWith('\r\n')) lineEnd = '\n';
+        if (separatorLine !== undefined) pending += separatorLine + lineEnd;
         pending +=
           withoutLineBreak(raw) +
           fixFileColumns.map((name) => delimiter + name).join('') +

@@ -38,6 +38,17 @@ export function detectDelimiter(
 }
 
 /**
+ * The delimiter an Excel `sep=;` first line declares, or undefined when
+ * the text does not start with one. Excel writes that line to name the
+ * delimiter of the lines after it and never shows it as a row, so the
+ * reader takes it as a declaration and skips it (its line still counts).
+ * A quote cannot be declared: it would open a quoted field.
+ */
+export function excelSeparatorLine(text: string): string | undefined {
+  return /^sep=([^"\r\n])(?:\r|\n|$)/i.exec(text)?.[1];
+}
+
+/**
  * The sample's complete logical lines (a newline inside quotes does not end
  * one); the last line is dropped when the sample was cut through it.
  */

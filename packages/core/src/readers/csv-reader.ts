@@ -7,7 +7,7 @@ import {
   toImportError,
 } from '../errors/import-error.js';
 import type { RecordPosition, RowIssue } from '../ports/error-log.js';
-import { detectDelimiter } from './csv-delimiter.js';
+import { detectDelimiter, excelSeparatorLine } from './csv-delimiter.js';
 import { parseCsvRecords, type ParsedRecord } from './csv-records.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
 import { openInput } from './decompress.js';
@@ -48,7 +48,9 @@ const CR = 0x0d;
  * Reads a CSV file (gzip or not, in any supported encoding) into records
  * mapped onto the definition's columns.
  *
- * The first non-empty line is the header. Each data record carries the
+ * The first non-empty line is the header, after an Excel `sep=;` line
+ * when the file starts with one (it names the delimiter, unless one is
+ * declared, and its line counts). Each data record carries the
  * physical line it starts on, counting the line breaks inside its quoted
  * fields. An unquoted empty field reads as null, a quoted one (`""`) as
  * ''. A ragged row or a NUL character rejects that record as an issue; a
@@ -111,9 +113,12 @@ async function* readBatches(
     if (decoded.bytesDecoded() === 0) {
       throw new ImportError(ErrorCodes.EMPTY_FILE, 'the file is empty');
     }
+    // An Excel `sep=;` first line names the delimiter; a declared one
+    // still wins, and the line is skipped either way.
+    const sample = Buffer.concat(head).toString('utf8');
+    const declaredBySep = excelSeparatorLine(sample);
     const delimiter =
-      options.delimiter ??
-      detectDelimiter(Buffer.concat(head).toString('utf8'));
+      options.delimiter ?? declaredBySep ?? detectDelimiter(sample);
     detected.delimiter = delimiter;
 
     async function* replay(): AsyncGenerator<Buffer> {
@@ -131,7 +136,12 @@ async function* readBatches(
       ...(options.fastScan !== undefined && { fastScan: options.fastScan }),
     });
 
-    yield* readRecords(records, options.definition, delimiter, detected);
+    yield* readRecords(
+      records,
+      options.definition,
+      { delimiter, skipsSeparatorLine: declaredBySep !== undefined },
+      detected,
+    );
   } finally {
     await records?.return(undefined);
     content.destroy();
@@ -146,9 +156,11 @@ async function* readBatches(
 async function* readRecords(
   records: AsyncIterable<ParsedRecord[]>,
   definition: ImportDefinition,
-  delimiter: string,
+  layout: { delimiter: string; skipsSeparatorLine: boolean },
   detected: DetectedFormat,
 ): AsyncGenerator<ReadItem[]> {
+  const { delimiter } = layout;
+  let skipsSeparatorLine = layout.skipsSeparatorLine;
   let line = 1;
   let recordNumber = 0;
   let mapping: HeaderMapping | undefined;
@@ -169,6 +181,10 @@ async function* readRecords(
         const startLine = line;
         const breaks = countLineBreaks(raw);
         line = startLine + breaks + 1;
+        if (skipsSeparatorLine) {
+          skipsSeparatorLine = false;
+          continue;
+        }
         if (isEmptyLine(record, raw)) continue;
 
         if (mapping === undefined) {
