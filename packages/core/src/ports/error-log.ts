@@ -8,6 +8,9 @@
  *   pages do not shift when entries are added after the cursor.
  * - `clear` removes an import's entries, so a retried attempt does not
  *   repeat those of the attempt that died.
+ * - Every string comes back as it was given, whatever it holds: a raw
+ *   value quotes the file, so it may hold a NUL or a lone surrogate. An
+ *   adapter whose storage cannot hold those escapes them on the way in.
  *
  * Leaves out: connections, and any retention policy the adapter applies.
  */

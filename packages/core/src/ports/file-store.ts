@@ -10,6 +10,8 @@ import type { Readable } from 'node:stream';
  * - `open` streams the bytes back; a key that is gone rejects FILE_MISSING.
  * - `put` may be given `maxBytes`; past it, it rejects PAYLOAD_TOO_LARGE
  *   and stores nothing.
+ * - Distinct keys are distinct files, whatever they hold (a NUL, a lone
+ *   surrogate).
  *
  * Leaves out: retention (the engine or the adapter decides when to delete).
  */

@@ -17,6 +17,9 @@ import type {
  *   only when its state is one of `from`, and says whether it did. Workers
  *   rely on it to claim an import exactly once per attempt.
  * - Reads are scoped by tenant: a record of another tenant is not found.
+ * - Every string comes back as it was given, whatever it holds (a NUL, a
+ *   lone surrogate), and two strings stay two: a failure message quotes
+ *   the file, and a file name comes from the request.
  *
  * Leaves out: connections and transactions (the adapter owns them), and
  * the rows of the error log.
