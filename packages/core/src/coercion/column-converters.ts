@@ -10,8 +10,12 @@ import {
   formatDate,
   formatOffset,
   formatTimestamp,
+  maxOffsetSeconds,
+  maxYear,
+  minYear,
   parseIsoDateTime,
   parseWithFormats,
+  roundToMicroseconds,
   wallSeconds,
   type CompiledFormat,
   type DateTimeFields,
@@ -253,6 +257,11 @@ function dateConverter(column: ColumnDefinition, locale: Locale): Converter {
  * wall time in the locale's zone: timestamptz gets that zone's offset
  * written out; a value with an offset bound for a timestamp column is
  * turned into the zone's wall time rather than having its offset dropped.
+ *
+ * What is written stays within what PostgreSQL reads back unchanged:
+ * microseconds (more digits are rounded here, half up), offsets up to
+ * 15:59, and the years 1 to 9999: a timestamp's wall time after the zone
+ * conversion, a timestamptz's instant in UTC.
  */
 function timestampConverter(
   column: ColumnDefinition,
@@ -270,28 +279,77 @@ function timestampConverter(
   return (value) => {
     const text = value.trim();
     if (text === '') return null;
-    const fields = parseWithFormats(text, formats) ?? parseIsoDateTime(text);
-    if (fields === undefined) {
+    const read = parseWithFormats(text, formats) ?? parseIsoDateTime(text);
+    if (read === undefined) {
       return {
         code: 'invalid_timestamp',
         message: `"${shorten(value)}" is not a valid timestamp (expected ${expected})`,
       };
     }
-    return withZone ? formatWithOffset(fields, zone) : toZoneWall(fields, zone);
+
+    const fields = read.fraction.length > 6 ? roundToMicroseconds(read) : read;
+    const offset = fields.offsetSeconds;
+    if (offset !== undefined && Math.abs(offset) > maxOffsetSeconds) {
+      return {
+        code: 'out_of_range',
+        message:
+          `"${shorten(value)}" has the offset ${formatOffset(offset)}; ` +
+          'PostgreSQL reads offsets up to 15:59 either way',
+      };
+    }
+    return withZone
+      ? formatWithOffset(fields, zone, value)
+      : toZoneWall(fields, zone, value);
   };
 }
 
-function formatWithOffset(fields: DateTimeFields, zone: TimeZone): string {
+function formatWithOffset(
+  fields: DateTimeFields,
+  zone: TimeZone,
+  value: string,
+): Converted {
   const offset =
     fields.offsetSeconds ?? zone.offsetForWallTime(wallSeconds(fields));
+  // Only a value in the first or the last year can leave the range in UTC.
+  if (fields.year === minYear || fields.year >= maxYear) {
+    const utc = fieldsFromSeconds(wallSeconds(fields) - offset, '');
+    if (utc.year < minYear || utc.year > maxYear) {
+      return outsideYears(value, `${formatTimestamp(utc)} in UTC`);
+    }
+  }
   return `${formatTimestamp(fields)}${formatOffset(offset)}`;
 }
 
-function toZoneWall(fields: DateTimeFields, zone: TimeZone): string {
-  if (fields.offsetSeconds === undefined) return formatTimestamp(fields);
+function toZoneWall(
+  fields: DateTimeFields,
+  zone: TimeZone,
+  value: string,
+): Converted {
+  if (fields.offsetSeconds === undefined) {
+    // Rounding up a fraction is the only way past the last year here.
+    if (fields.year > maxYear) {
+      return outsideYears(value, formatTimestamp(fields));
+    }
+    return formatTimestamp(fields);
+  }
   const instant = wallSeconds(fields) - fields.offsetSeconds;
-  const wall = instant + zone.offsetAt(instant);
-  return formatTimestamp(fieldsFromSeconds(wall, fields.fraction));
+  const wall = fieldsFromSeconds(
+    instant + zone.offsetAt(instant),
+    fields.fraction,
+  );
+  if (wall.year < minYear || wall.year > maxYear) {
+    return outsideYears(value, `${formatTimestamp(wall)} in ${zone.name}`);
+  }
+  return formatTimestamp(wall);
+}
+
+function outsideYears(value: string, reading: string): ValueFailure {
+  return {
+    code: 'out_of_range',
+    message:
+      `"${shorten(value)}" reads as ${reading}, outside the years ` +
+      `${minYear} to ${maxYear} that timestamps are kept within`,
+  };
 }
 
 function openTimeZone(name: string, column: string): TimeZone {
