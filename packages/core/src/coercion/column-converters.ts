@@ -24,6 +24,8 @@ import {
   compareDigits,
   createNumberParser,
   describeNumberFormat,
+  numericMaxFractionDigits,
+  numericMaxIntegerDigits,
   stripTrailingZeros,
   type DecimalDigits,
 } from './number-format.js';
@@ -154,17 +156,21 @@ function integerConverter(
  * Exact decimals. More decimal places than the scale fails rather than
  * being rounded away (trailing zeros excepted); more integer digits than
  * precision minus scale overflows. Output is padded to the scale, as
- * PostgreSQL writes numeric(p,s) values.
+ * PostgreSQL writes numeric(p,s) values. A numeric without precision
+ * takes what PostgreSQL's numeric holds: 131072 digits before the point
+ * and 16383 after.
  */
 function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
   const parse = createNumberParser(locale);
   const expected = describeNumberFormat(locale);
   const scale =
     column.scale ?? (column.precision !== undefined ? 0 : undefined);
+  // Without a precision, the limits of numeric itself.
   const integerLimit =
     column.precision !== undefined
       ? column.precision - (scale ?? 0)
-      : undefined;
+      : numericMaxIntegerDigits;
+  const fractionLimit = scale ?? numericMaxFractionDigits;
   const declared =
     column.precision !== undefined
       ? `numeric(${column.precision},${scale ?? 0})`
@@ -182,19 +188,19 @@ function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
     }
 
     let fraction = digits.fraction;
-    if (scale !== undefined && fraction.length > scale) {
+    if (fraction.length > fractionLimit) {
       const significant = stripTrailingZeros(fraction);
-      if (significant.length > scale) {
+      if (significant.length > fractionLimit) {
         return {
           code: 'numeric_scale',
           message:
             `"${shorten(value)}" has ${significant.length} decimal places; ` +
-            `${declared} keeps ${scale} and values are not rounded`,
+            `${declared} keeps ${fractionLimit} and values are not rounded`,
         };
       }
       fraction = significant;
     }
-    if (integerLimit !== undefined && digits.integer.length > integerLimit) {
+    if (digits.integer.length > integerLimit) {
       return {
         code: 'numeric_overflow',
         message:
