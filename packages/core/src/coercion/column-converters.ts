@@ -20,6 +20,7 @@ import {
   type CompiledFormat,
   type DateTimeFields,
 } from './date-format.js';
+import { findJsonbRefusal } from './jsonb-limits.js';
 import {
   compareDigits,
   createNumberParser,
@@ -86,6 +87,8 @@ export function createConverter(
 /**
  * Text stays as written. Over the length limit it fails, unless only
  * spaces overflow: PostgreSQL's varchar drops those, and so does this.
+ * A lone UTF-16 surrogate (a JSON escape such as `\ud800` decodes to one)
+ * has no UTF-8 form: written to COPY it would become U+FFFD, so it fails.
  */
 function textConverter(column: ColumnDefinition): Converter {
   const limit = column.length;
@@ -97,6 +100,7 @@ function textConverter(column: ColumnDefinition): Converter {
           'the value holds a NUL character (\\0), which text cannot store',
       };
     }
+    if (!value.isWellFormed()) return loneSurrogateFailure();
     if (limit === undefined || value.length <= limit) return value;
 
     const characters = Array.from(value);
@@ -387,12 +391,9 @@ function uuidConverter(value: string): Converted {
   return match.slice(1, 6).join('-').toLowerCase();
 }
 
-// `\u0000` preceded by an even number of backslashes is an escape of NUL.
-const nulEscape = /(?:^|[^\\])(?:\\\\)*\\u0000/;
-
 /**
- * JSON is validated and passed through as written. PostgreSQL's jsonb
- * refuses the escape `\u0000`, so it is refused here, on its row.
+ * JSON is validated and passed through as written, when jsonb can store
+ * it: see jsonb-limits.ts for what it refuses that JSON.parse takes.
  */
 function jsonConverter(value: string): Converted {
   if (value.trim() === '') return null;
@@ -405,13 +406,19 @@ function jsonConverter(value: string): Converted {
       message: `"${shorten(value)}" is not valid JSON: ${reason}`,
     };
   }
-  if (value.includes('\\u0000') && nulEscape.test(value)) {
-    return {
-      code: 'invalid_json',
-      message: 'the JSON holds the escape \\u0000, which jsonb cannot store',
-    };
-  }
+  if (!value.isWellFormed()) return loneSurrogateFailure();
+  const refusal = findJsonbRefusal(value);
+  if (refusal !== undefined) return { code: 'invalid_json', message: refusal };
   return value;
+}
+
+function loneSurrogateFailure(): ValueFailure {
+  return {
+    code: 'invalid_text',
+    message:
+      'the value holds half of a UTF-16 surrogate pair without its other ' +
+      'half (such as the JSON escape \\ud800 alone), which is no character',
+  };
 }
 
 /** Long values are cut in messages; the issue keeps the whole raw value. */
