@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import { mergeModes, type MergeMode } from '../ports/import-record.js';
+import { normalizeFieldName } from './field-names.js';
 import {
   parseJsonPath,
   parseXmlRecordPath,
@@ -338,6 +339,8 @@ export const definitionSchema = z
     }
     checkRecordMapping(definition, context);
     checkLoadSettings(definition, context);
+    checkLocales(definition, context);
+    checkHeaderNames(definition, context);
   });
 
 type DefinitionShape = z.output<typeof definitionSchema>;
@@ -383,6 +386,95 @@ function checkLoadSettings(
     );
   }
 }
+
+/**
+ * Each declared locale: a time zone Intl knows (every timestamp without
+ * an offset is read in it) and two separators that differ (with the same
+ * character for both, `1,234,56` would read as 1234.56).
+ */
+function checkLocales(definition: DefinitionShape, context: IssueSink): void {
+  const report = (path: PropertyKey[], message: string) =>
+    context.addIssue({ code: 'custom', path, message, input: definition });
+  const locales: Array<[PropertyKey[], DefinitionShape['locale'] | undefined]> =
+    [
+      [['locale'], definition.locale],
+      ...(definition.children ?? []).map(
+        (child, index): [PropertyKey[], ChildShape['locale']] => [
+          ['children', index, 'locale'],
+          child.locale,
+        ],
+      ),
+    ];
+  for (const [where, locale] of locales) {
+    if (locale === undefined || typeof locale === 'string') continue;
+    if (!isTimeZone(locale.timeZone)) {
+      report(
+        [...where, 'timeZone'],
+        `the time zone "${locale.timeZone}" is not an IANA zone`,
+      );
+    }
+    if (locale.decimalSeparator === locale.groupSeparator) {
+      report(
+        [...where, 'groupSeparator'],
+        `"${locale.groupSeparator}" cannot separate both decimals and ` +
+          'groups of digits',
+      );
+    }
+  }
+}
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A CSV header names a column by any of its names, compared the way
+ * `normalizeFieldName` reads them (trimmed, case- and accent-insensitive):
+ * two columns that answer to the same name would fail every CSV import.
+ * Children are never read from a header.
+ */
+function checkHeaderNames(
+  definition: DefinitionShape,
+  context: IssueSink,
+): void {
+  const report = (message: string) =>
+    context.addIssue({
+      code: 'custom',
+      path: ['columns'],
+      message,
+      input: definition,
+    });
+  const owners = new Map<string, string>();
+  for (const column of definition.columns) {
+    const aliases =
+      column.source === undefined
+        ? []
+        : Array.isArray(column.source)
+          ? column.source
+          : [column.source];
+    for (const name of [column.name, ...aliases]) {
+      const normalized = normalizeFieldName(name);
+      const owner = owners.get(normalized);
+      if (normalized === '') {
+        report(`column "${column.name}": the name "${name}" is blank`);
+      } else if (owner !== undefined && owner !== column.name) {
+        report(
+          `columns "${owner}" and "${column.name}" both answer to the ` +
+            `header name "${name}" (names match trimmed, case- and ` +
+            'accent-insensitively)',
+        );
+      } else {
+        owners.set(normalized, column.name);
+      }
+    }
+  }
+}
+
 type ChildShape = z.output<typeof childSchema>;
 type IssueSink = { addIssue(issue: z.core.$ZodRawIssue): void };
 
