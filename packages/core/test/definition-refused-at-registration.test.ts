@@ -14,8 +14,9 @@ import {
 
 // Definitions that registered and then failed every import (a time zone
 // Intl does not know, two columns one CSV header name answers to) or
-// misread numbers (`,` as both separators reads 1,234,56 as 1234.56).
-// Registration refuses them, naming the problem.
+// misread numbers (`,` as both separators reads 1,234,56 as 1234.56), and
+// members zod dropped without a word (a typo such as `recrods`, a child's
+// own `children`). Registration refuses them all, naming the problem.
 
 const base = {
   entity: 'orders',
@@ -138,5 +139,49 @@ describe('columns registration refuses', () => {
         ],
       }),
     ).toBe(undefined);
+  });
+});
+
+describe('unknown members registration refuses', () => {
+  it('at every level, naming the member', () => {
+    expect(refusal({ ...base, recrods: { jsonPath: 'items' } })).toMatch(
+      /\(root\): unknown member "recrods"/,
+    );
+    expect(
+      refusal({
+        ...base,
+        columns: [{ name: 'k', type: 'text', pth: 'code' }],
+      }),
+    ).toMatch(/columns\.0: unknown member "pth"/);
+    expect(refusal({ ...base, locale: { timezone: 'UTC' } })).toMatch(
+      /locale: unknown member "timezone"/,
+    );
+    expect(refusal({ ...base, records: { xmlpath: '/a/b' } })).toMatch(
+      /records: unknown member "xmlpath"/,
+    );
+    expect(
+      refusal({ ...base, children: [{ ...child, tenantColum: 'tenant' }] }),
+    ).toMatch(/children\.0: unknown member "tenantColum"/);
+    expect(
+      refusal({
+        ...base,
+        mode: 'sync',
+        softDelete: { column: 'gone', mrak: 'false' },
+      }),
+    ).toMatch(/softDelete: unknown member "mrak"/);
+    expect(
+      refusal({ ...base, scope: [{ name: 'company', typ: 'text' }] }),
+    ).toMatch(/scope\.0: unknown member "typ"/);
+  });
+
+  it('children of a child, saying they are not supported', () => {
+    expect(
+      refusal({
+        ...base,
+        children: [{ ...child, children: [{ ...child, entity: 'deeper' }] }],
+      }),
+    ).toMatch(
+      /children\.0\.children: a child record cannot have children of its own/,
+    );
   });
 });

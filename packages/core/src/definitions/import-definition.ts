@@ -14,7 +14,9 @@ import {
  * An import definition names an entity a client may send and says how its
  * records land in one PostgreSQL table. Definitions are validated when
  * they are registered; every identifier in them is quoted when SQL is
- * built, so nothing here ever becomes SQL text unquoted.
+ * built, so nothing here ever becomes SQL text unquoted. Every object in
+ * a definition is strict: a member this file does not declare (a typo
+ * such as `recrods`) is refused rather than silently dropped.
  */
 
 export const columnTypes = [
@@ -43,7 +45,7 @@ const identifier = z
     message: 'identifiers cannot hold NUL',
   });
 
-export const localeSchema = z.object({
+export const localeSchema = z.strictObject({
   /** The decimal separator of numbers: `.` (en-US) or `,` (pt-BR). */
   decimalSeparator: z.enum(['.', ',']).default('.'),
   /** The grouping separator, or '' when numbers are never grouped. */
@@ -86,7 +88,7 @@ export const localePresets = {
 
 export type LocaleName = keyof typeof localePresets;
 
-export const columnSchema = z.object({
+export const columnSchema = z.strictObject({
   /** The target column's name. */
   name: identifier,
   type: z.enum(columnTypes),
@@ -150,7 +152,7 @@ const entityName = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, _ or -');
 
-const recordsSchema = z.object({
+const recordsSchema = z.strictObject({
   /**
    * JSON: the dotted path of the array that holds the records inside the
    * top-level object (`data.items`). Absent: the document is an array of
@@ -171,7 +173,7 @@ const recordsSchema = z.object({
  * Everything a definition has, less the tenant column (the parent's
  * applies) and nested children, plus where the children are.
  */
-export const childSchema = z.object({
+export const childSchema = z.strictObject({
   entity: entityName,
   table: identifier,
   schema: identifier.optional(),
@@ -191,6 +193,13 @@ export const childSchema = z.object({
   unknownFields: z.enum(['ignore', 'fail']).optional(),
   repeated: z.array(z.string().min(1)).optional(),
   description: z.string().optional(),
+  children: z
+    .never({
+      error:
+        'a child record cannot have children of its own; only one level ' +
+        'of children is supported',
+    })
+    .optional(),
 });
 
 export type ChildDefinitionInput = z.input<typeof childSchema>;
@@ -198,7 +207,7 @@ export type ChildDefinitionInput = z.input<typeof childSchema>;
 // How a scope column is declared: a name (a text column) or a typed one.
 const scopeColumnSchema = z.union([
   identifier,
-  z.object({
+  z.strictObject({
     name: identifier,
     type: z.enum(columnTypes).default('text'),
     length: z.number().int().positive().optional(),
@@ -226,7 +235,7 @@ const loadSchemaShape = {
    * back is made alive again.
    */
   softDelete: z
-    .object({
+    .strictObject({
       column: identifier,
       mark: z.enum(['timestamp', 'false']).default('timestamp'),
     })
@@ -255,7 +264,7 @@ const loadSchemaShape = {
 };
 
 export const definitionSchema = z
-  .object({
+  .strictObject({
     /** The name clients send, such as `customers`. */
     entity: entityName,
     /** The target table, and its schema when not on the search path. */
@@ -713,7 +722,10 @@ export function defineImport(input: ImportDefinitionInput): ImportDefinition {
   const parsed = definitionSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues
-      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .map(
+        (issue) =>
+          `${issue.path.join('.') || '(root)'}: ${describeIssue(issue)}`,
+      )
       .join('; ');
     throw new ImportError(
       ErrorCodes.INVALID_DEFINITION,
@@ -776,6 +788,12 @@ export function defineImport(input: ImportDefinitionInput): ImportDefinition {
   );
 
   return definition;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'unrecognized_keys') return issue.message;
+  const keys = issue.keys.map((key) => `"${key}"`).join(', ');
+  return `unknown member${issue.keys.length > 1 ? 's' : ''} ${keys}`;
 }
 
 function toLocale(input: LocaleName | Locale): Locale {
