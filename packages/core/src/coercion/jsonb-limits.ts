@@ -14,6 +14,10 @@ import {
  * grammar: a backslash only occurs inside a string, and a number is
  * `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. It is one pass of
  * charCode tests, with native searches for quotes and backslashes.
+ *
+ * TODO: a database whose encoding is not UTF8 also refuses `\u` escapes
+ * of characters beyond ASCII; this assumes UTF8, which the tests and
+ * examples use, since the server's encoding is not known here.
  */
 
 /**

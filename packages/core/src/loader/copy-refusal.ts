@@ -15,6 +15,11 @@ import { ErrorCodes, ImportError, sqlStateOf } from '../errors/import-error.js';
  * as the sockets buffer (megabytes), so `SentLines` keeps the text of the
  * latest buffers for an exact answer and, for older ones, where each
  * buffer began: the record is then named by a range of lines.
+ *
+ * TODO: an exact line for a refusal the server reports after more than
+ * the kept text was sent would need each staged row's position kept (a
+ * cost per row) or a second read of the file; a range is what bounded
+ * memory gives.
  */
 
 /** Data exceptions (bad values) and program limits (nesting too deep). */
