@@ -35,9 +35,18 @@ export interface RunRequest {
   tenant?: string;
 }
 
+export interface EngineHarnessOptions {
+  /**
+   * Files from this size are read in the parse thread; 0 sends every
+   * file there, Infinity none.
+   */
+  parseThreadMinBytes?: number;
+}
+
 export async function startEngineHarness(
   pool: pg.Pool,
   definitions: ImportDefinitionInput[],
+  options: EngineHarnessOptions = {},
 ): Promise<EngineHarness> {
   const importer = createImporter({
     definitions,
@@ -46,6 +55,7 @@ export async function startEngineHarness(
     statusStore: createMemoryStatusStore(),
     errorLog: createMemoryErrorLog(),
     fileStore: createMemoryFileStore(),
+    ...options,
   });
   const worker = await importer.startWorker({ concurrency: 1 });
 

@@ -10,16 +10,23 @@ import {
   formatDate,
   formatOffset,
   formatTimestamp,
+  maxOffsetSeconds,
+  maxYear,
+  minYear,
   parseIsoDateTime,
   parseWithFormats,
+  roundToMicroseconds,
   wallSeconds,
   type CompiledFormat,
   type DateTimeFields,
 } from './date-format.js';
+import { findJsonbRefusal } from './jsonb-limits.js';
 import {
   compareDigits,
   createNumberParser,
   describeNumberFormat,
+  numericMaxFractionDigits,
+  numericMaxIntegerDigits,
   stripTrailingZeros,
   type DecimalDigits,
 } from './number-format.js';
@@ -80,6 +87,8 @@ export function createConverter(
 /**
  * Text stays as written. Over the length limit it fails, unless only
  * spaces overflow: PostgreSQL's varchar drops those, and so does this.
+ * A lone UTF-16 surrogate (a JSON escape such as `\ud800` decodes to one)
+ * has no UTF-8 form: written to COPY it would become U+FFFD, so it fails.
  */
 function textConverter(column: ColumnDefinition): Converter {
   const limit = column.length;
@@ -91,6 +100,7 @@ function textConverter(column: ColumnDefinition): Converter {
           'the value holds a NUL character (\\0), which text cannot store',
       };
     }
+    if (!value.isWellFormed()) return loneSurrogateFailure();
     if (limit === undefined || value.length <= limit) return value;
 
     const characters = Array.from(value);
@@ -150,17 +160,21 @@ function integerConverter(
  * Exact decimals. More decimal places than the scale fails rather than
  * being rounded away (trailing zeros excepted); more integer digits than
  * precision minus scale overflows. Output is padded to the scale, as
- * PostgreSQL writes numeric(p,s) values.
+ * PostgreSQL writes numeric(p,s) values. A numeric without precision
+ * takes what PostgreSQL's numeric holds: 131072 digits before the point
+ * and 16383 after.
  */
 function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
   const parse = createNumberParser(locale);
   const expected = describeNumberFormat(locale);
   const scale =
     column.scale ?? (column.precision !== undefined ? 0 : undefined);
+  // Without a precision, the limits of numeric itself.
   const integerLimit =
     column.precision !== undefined
       ? column.precision - (scale ?? 0)
-      : undefined;
+      : numericMaxIntegerDigits;
+  const fractionLimit = scale ?? numericMaxFractionDigits;
   const declared =
     column.precision !== undefined
       ? `numeric(${column.precision},${scale ?? 0})`
@@ -178,19 +192,19 @@ function numericConverter(column: ColumnDefinition, locale: Locale): Converter {
     }
 
     let fraction = digits.fraction;
-    if (scale !== undefined && fraction.length > scale) {
+    if (fraction.length > fractionLimit) {
       const significant = stripTrailingZeros(fraction);
-      if (significant.length > scale) {
+      if (significant.length > fractionLimit) {
         return {
           code: 'numeric_scale',
           message:
             `"${shorten(value)}" has ${significant.length} decimal places; ` +
-            `${declared} keeps ${scale} and values are not rounded`,
+            `${declared} keeps ${fractionLimit} and values are not rounded`,
         };
       }
       fraction = significant;
     }
-    if (integerLimit !== undefined && digits.integer.length > integerLimit) {
+    if (digits.integer.length > integerLimit) {
       return {
         code: 'numeric_overflow',
         message:
@@ -253,6 +267,11 @@ function dateConverter(column: ColumnDefinition, locale: Locale): Converter {
  * wall time in the locale's zone: timestamptz gets that zone's offset
  * written out; a value with an offset bound for a timestamp column is
  * turned into the zone's wall time rather than having its offset dropped.
+ *
+ * What is written stays within what PostgreSQL reads back unchanged:
+ * microseconds (more digits are rounded here, half up), offsets up to
+ * 15:59, and the years 1 to 9999: a timestamp's wall time after the zone
+ * conversion, a timestamptz's instant in UTC.
  */
 function timestampConverter(
   column: ColumnDefinition,
@@ -270,28 +289,77 @@ function timestampConverter(
   return (value) => {
     const text = value.trim();
     if (text === '') return null;
-    const fields = parseWithFormats(text, formats) ?? parseIsoDateTime(text);
-    if (fields === undefined) {
+    const read = parseWithFormats(text, formats) ?? parseIsoDateTime(text);
+    if (read === undefined) {
       return {
         code: 'invalid_timestamp',
         message: `"${shorten(value)}" is not a valid timestamp (expected ${expected})`,
       };
     }
-    return withZone ? formatWithOffset(fields, zone) : toZoneWall(fields, zone);
+
+    const fields = read.fraction.length > 6 ? roundToMicroseconds(read) : read;
+    const offset = fields.offsetSeconds;
+    if (offset !== undefined && Math.abs(offset) > maxOffsetSeconds) {
+      return {
+        code: 'out_of_range',
+        message:
+          `"${shorten(value)}" has the offset ${formatOffset(offset)}; ` +
+          'PostgreSQL reads offsets up to 15:59 either way',
+      };
+    }
+    return withZone
+      ? formatWithOffset(fields, zone, value)
+      : toZoneWall(fields, zone, value);
   };
 }
 
-function formatWithOffset(fields: DateTimeFields, zone: TimeZone): string {
+function formatWithOffset(
+  fields: DateTimeFields,
+  zone: TimeZone,
+  value: string,
+): Converted {
   const offset =
     fields.offsetSeconds ?? zone.offsetForWallTime(wallSeconds(fields));
+  // Only a value in the first or the last year can leave the range in UTC.
+  if (fields.year === minYear || fields.year >= maxYear) {
+    const utc = fieldsFromSeconds(wallSeconds(fields) - offset, '');
+    if (utc.year < minYear || utc.year > maxYear) {
+      return outsideYears(value, `${formatTimestamp(utc)} in UTC`);
+    }
+  }
   return `${formatTimestamp(fields)}${formatOffset(offset)}`;
 }
 
-function toZoneWall(fields: DateTimeFields, zone: TimeZone): string {
-  if (fields.offsetSeconds === undefined) return formatTimestamp(fields);
+function toZoneWall(
+  fields: DateTimeFields,
+  zone: TimeZone,
+  value: string,
+): Converted {
+  if (fields.offsetSeconds === undefined) {
+    // Rounding up a fraction is the only way past the last year here.
+    if (fields.year > maxYear) {
+      return outsideYears(value, formatTimestamp(fields));
+    }
+    return formatTimestamp(fields);
+  }
   const instant = wallSeconds(fields) - fields.offsetSeconds;
-  const wall = instant + zone.offsetAt(instant);
-  return formatTimestamp(fieldsFromSeconds(wall, fields.fraction));
+  const wall = fieldsFromSeconds(
+    instant + zone.offsetAt(instant),
+    fields.fraction,
+  );
+  if (wall.year < minYear || wall.year > maxYear) {
+    return outsideYears(value, `${formatTimestamp(wall)} in ${zone.name}`);
+  }
+  return formatTimestamp(wall);
+}
+
+function outsideYears(value: string, reading: string): ValueFailure {
+  return {
+    code: 'out_of_range',
+    message:
+      `"${shorten(value)}" reads as ${reading}, outside the years ` +
+      `${minYear} to ${maxYear} that timestamps are kept within`,
+  };
 }
 
 function openTimeZone(name: string, column: string): TimeZone {
@@ -323,12 +391,9 @@ function uuidConverter(value: string): Converted {
   return match.slice(1, 6).join('-').toLowerCase();
 }
 
-// `\u0000` preceded by an even number of backslashes is an escape of NUL.
-const nulEscape = /(?:^|[^\\])(?:\\\\)*\\u0000/;
-
 /**
- * JSON is validated and passed through as written. PostgreSQL's jsonb
- * refuses the escape `\u0000`, so it is refused here, on its row.
+ * JSON is validated and passed through as written, when jsonb can store
+ * it: see jsonb-limits.ts for what it refuses that JSON.parse takes.
  */
 function jsonConverter(value: string): Converted {
   if (value.trim() === '') return null;
@@ -341,13 +406,19 @@ function jsonConverter(value: string): Converted {
       message: `"${shorten(value)}" is not valid JSON: ${reason}`,
     };
   }
-  if (value.includes('\\u0000') && nulEscape.test(value)) {
-    return {
-      code: 'invalid_json',
-      message: 'the JSON holds the escape \\u0000, which jsonb cannot store',
-    };
-  }
+  if (!value.isWellFormed()) return loneSurrogateFailure();
+  const refusal = findJsonbRefusal(value);
+  if (refusal !== undefined) return { code: 'invalid_json', message: refusal };
   return value;
+}
+
+function loneSurrogateFailure(): ValueFailure {
+  return {
+    code: 'invalid_text',
+    message:
+      'the value holds half of a UTF-16 surrogate pair without its other ' +
+      'half (such as the JSON escape \\ud800 alone), which is no character',
+  };
 }
 
 /** Long values are cut in messages; the issue keeps the whole raw value. */

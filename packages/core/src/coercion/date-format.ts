@@ -160,7 +160,8 @@ const isoPattern =
 /**
  * ISO 8601 as ERP systems write it: `2024-06-01`, `2024-06-01T10:00`,
  * `2024-06-01 10:00:00.123-03:00`, `...Z`. Up to nine fraction digits are
- * taken (.NET writes seven); PostgreSQL rounds them to microseconds.
+ * taken (.NET writes seven); `roundToMicroseconds` keeps what PostgreSQL
+ * can.
  */
 export function parseIsoDateTime(text: string): DateTimeFields | undefined {
   const match = isoPattern.exec(text);
@@ -191,8 +192,41 @@ function parseOffset(text: string): number | undefined {
   const digits = text.slice(1).replace(':', '');
   const hours = Number(digits.slice(0, 2));
   const minutes = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
-  if (hours > 18 || minutes > 59) return undefined;
+  if (hours > 23 || minutes > 59) return undefined;
   return sign * (hours * 3600 + minutes * 60);
+}
+
+/** The widest offset PostgreSQL reads, either way: 15:59:59. */
+export const maxOffsetSeconds = 15 * 3600 + 59 * 60 + 59;
+
+/** The years a date or timestamp is kept within: no BC, no year 10000. */
+export const minYear = 1;
+export const maxYear = 9999;
+
+/**
+ * The fields with the fraction rounded, half up, to microseconds (what
+ * PostgreSQL keeps), carrying into the seconds and on up to the year.
+ * PostgreSQL would round as well; rounding first lets a range check see
+ * the value that is stored: `9999-12-31 23:59:59.9999995` is year 10000.
+ */
+export function roundToMicroseconds(fields: DateTimeFields): DateTimeFields {
+  const { fraction } = fields;
+  if (fraction.length <= 6) return fields;
+  const kept = fraction.slice(0, 6);
+  if (fraction.charCodeAt(6) < 0x35) {
+    return { ...fields, fraction: trimZeros(kept) };
+  }
+  const micros = Number(kept) + 1;
+  if (micros < 1_000_000) {
+    return { ...fields, fraction: trimZeros(String(micros).padStart(6, '0')) };
+  }
+  return {
+    ...fieldsFromSeconds(wallSeconds(fields) + 1, ''),
+    hasTime: fields.hasTime,
+    ...(fields.offsetSeconds !== undefined && {
+      offsetSeconds: fields.offsetSeconds,
+    }),
+  };
 }
 
 export function isLeapYear(year: number): boolean {
@@ -205,10 +239,14 @@ export function daysInMonth(year: number, month: number): number {
   return month === 2 && isLeapYear(year) ? 29 : (monthDays[month - 1] ?? 0);
 }
 
+// Hour 24 (ISO 8601's end of day) and second 60 (a leap second) are
+// refused. PostgreSQL takes `24:00:00` and `23:59:60` and silently rolls
+// them over into the next day; refusing them lets the sender say which
+// day was meant.
 function isValidDateTime(fields: DateTimeFields): boolean {
   return (
-    fields.year >= 1 &&
-    fields.year <= 9999 &&
+    fields.year >= minYear &&
+    fields.year <= maxYear &&
     fields.month >= 1 &&
     fields.month <= 12 &&
     fields.day >= 1 &&

@@ -19,6 +19,10 @@ export interface DecimalDigits {
 
 export type NumberParser = (text: string) => DecimalDigits | undefined;
 
+/** What PostgreSQL's numeric holds: digits before the point, and after. */
+export const numericMaxIntegerDigits = 131072;
+export const numericMaxFractionDigits = 16383;
+
 /**
  * Builds the parser of one locale's numbers. A grouping separator must
  * split the integer part in groups of exactly three digits (`12.5` under

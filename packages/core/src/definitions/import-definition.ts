@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import { mergeModes, type MergeMode } from '../ports/import-record.js';
+import { normalizeFieldName } from './field-names.js';
 import {
   parseJsonPath,
   parseXmlRecordPath,
@@ -13,7 +14,9 @@ import {
  * An import definition names an entity a client may send and says how its
  * records land in one PostgreSQL table. Definitions are validated when
  * they are registered; every identifier in them is quoted when SQL is
- * built, so nothing here ever becomes SQL text unquoted.
+ * built, so nothing here ever becomes SQL text unquoted. Every object in
+ * a definition is strict: a member this file does not declare (a typo
+ * such as `recrods`) is refused rather than silently dropped.
  */
 
 export const columnTypes = [
@@ -42,7 +45,7 @@ const identifier = z
     message: 'identifiers cannot hold NUL',
   });
 
-export const localeSchema = z.object({
+export const localeSchema = z.strictObject({
   /** The decimal separator of numbers: `.` (en-US) or `,` (pt-BR). */
   decimalSeparator: z.enum(['.', ',']).default('.'),
   /** The grouping separator, or '' when numbers are never grouped. */
@@ -85,7 +88,7 @@ export const localePresets = {
 
 export type LocaleName = keyof typeof localePresets;
 
-export const columnSchema = z.object({
+export const columnSchema = z.strictObject({
   /** The target column's name. */
   name: identifier,
   type: z.enum(columnTypes),
@@ -149,7 +152,7 @@ const entityName = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, _ or -');
 
-const recordsSchema = z.object({
+const recordsSchema = z.strictObject({
   /**
    * JSON: the dotted path of the array that holds the records inside the
    * top-level object (`data.items`). Absent: the document is an array of
@@ -170,7 +173,7 @@ const recordsSchema = z.object({
  * Everything a definition has, less the tenant column (the parent's
  * applies) and nested children, plus where the children are.
  */
-export const childSchema = z.object({
+export const childSchema = z.strictObject({
   entity: entityName,
   table: identifier,
   schema: identifier.optional(),
@@ -190,6 +193,13 @@ export const childSchema = z.object({
   unknownFields: z.enum(['ignore', 'fail']).optional(),
   repeated: z.array(z.string().min(1)).optional(),
   description: z.string().optional(),
+  children: z
+    .never({
+      error:
+        'a child record cannot have children of its own; only one level ' +
+        'of children is supported',
+    })
+    .optional(),
 });
 
 export type ChildDefinitionInput = z.input<typeof childSchema>;
@@ -197,7 +207,7 @@ export type ChildDefinitionInput = z.input<typeof childSchema>;
 // How a scope column is declared: a name (a text column) or a typed one.
 const scopeColumnSchema = z.union([
   identifier,
-  z.object({
+  z.strictObject({
     name: identifier,
     type: z.enum(columnTypes).default('text'),
     length: z.number().int().positive().optional(),
@@ -225,7 +235,7 @@ const loadSchemaShape = {
    * back is made alive again.
    */
   softDelete: z
-    .object({
+    .strictObject({
       column: identifier,
       mark: z.enum(['timestamp', 'false']).default('timestamp'),
     })
@@ -254,7 +264,7 @@ const loadSchemaShape = {
 };
 
 export const definitionSchema = z
-  .object({
+  .strictObject({
     /** The name clients send, such as `customers`. */
     entity: entityName,
     /** The target table, and its schema when not on the search path. */
@@ -338,6 +348,8 @@ export const definitionSchema = z
     }
     checkRecordMapping(definition, context);
     checkLoadSettings(definition, context);
+    checkLocales(definition, context);
+    checkHeaderNames(definition, context);
   });
 
 type DefinitionShape = z.output<typeof definitionSchema>;
@@ -383,6 +395,95 @@ function checkLoadSettings(
     );
   }
 }
+
+/**
+ * Each declared locale: a time zone Intl knows (every timestamp without
+ * an offset is read in it) and two separators that differ (with the same
+ * character for both, `1,234,56` would read as 1234.56).
+ */
+function checkLocales(definition: DefinitionShape, context: IssueSink): void {
+  const report = (path: PropertyKey[], message: string) =>
+    context.addIssue({ code: 'custom', path, message, input: definition });
+  const locales: Array<[PropertyKey[], DefinitionShape['locale'] | undefined]> =
+    [
+      [['locale'], definition.locale],
+      ...(definition.children ?? []).map(
+        (child, index): [PropertyKey[], ChildShape['locale']] => [
+          ['children', index, 'locale'],
+          child.locale,
+        ],
+      ),
+    ];
+  for (const [where, locale] of locales) {
+    if (locale === undefined || typeof locale === 'string') continue;
+    if (!isTimeZone(locale.timeZone)) {
+      report(
+        [...where, 'timeZone'],
+        `the time zone "${locale.timeZone}" is not an IANA zone`,
+      );
+    }
+    if (locale.decimalSeparator === locale.groupSeparator) {
+      report(
+        [...where, 'groupSeparator'],
+        `"${locale.groupSeparator}" cannot separate both decimals and ` +
+          'groups of digits',
+      );
+    }
+  }
+}
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A CSV header names a column by any of its names, compared the way
+ * `normalizeFieldName` reads them (trimmed, case- and accent-insensitive):
+ * two columns that answer to the same name would fail every CSV import.
+ * Children are never read from a header.
+ */
+function checkHeaderNames(
+  definition: DefinitionShape,
+  context: IssueSink,
+): void {
+  const report = (message: string) =>
+    context.addIssue({
+      code: 'custom',
+      path: ['columns'],
+      message,
+      input: definition,
+    });
+  const owners = new Map<string, string>();
+  for (const column of definition.columns) {
+    const aliases =
+      column.source === undefined
+        ? []
+        : Array.isArray(column.source)
+          ? column.source
+          : [column.source];
+    for (const name of [column.name, ...aliases]) {
+      const normalized = normalizeFieldName(name);
+      const owner = owners.get(normalized);
+      if (normalized === '') {
+        report(`column "${column.name}": the name "${name}" is blank`);
+      } else if (owner !== undefined && owner !== column.name) {
+        report(
+          `columns "${owner}" and "${column.name}" both answer to the ` +
+            `header name "${name}" (names match trimmed, case- and ` +
+            'accent-insensitively)',
+        );
+      } else {
+        owners.set(normalized, column.name);
+      }
+    }
+  }
+}
+
 type ChildShape = z.output<typeof childSchema>;
 type IssueSink = { addIssue(issue: z.core.$ZodRawIssue): void };
 
@@ -621,7 +722,10 @@ export function defineImport(input: ImportDefinitionInput): ImportDefinition {
   const parsed = definitionSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues
-      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .map(
+        (issue) =>
+          `${issue.path.join('.') || '(root)'}: ${describeIssue(issue)}`,
+      )
       .join('; ');
     throw new ImportError(
       ErrorCodes.INVALID_DEFINITION,
@@ -684,6 +788,12 @@ export function defineImport(input: ImportDefinitionInput): ImportDefinition {
   );
 
   return definition;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'unrecognized_keys') return issue.message;
+  const keys = issue.keys.map((key) => `"${key}"`).join(', ');
+  return `unknown member${issue.keys.length > 1 ? 's' : ''} ${keys}`;
 }
 
 function toLocale(input: LocaleName | Locale): Locale {

@@ -4,6 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { CoercedRow } from '../coercion/coerced-row.js';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import { copyRefusalError, SentLines } from './copy-refusal.js';
 import {
   isEncodedRows,
   type EncodedRows,
@@ -67,6 +68,9 @@ export interface CopiedRows {
   keysMayRepeat: boolean[];
 }
 
+/** The COPY text kept once sent, to name a refused value's record. */
+const keptCopyBytes = 2 * 1024 * 1024;
+
 export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
   const { client, targets, tenant, signal } = options;
   const chunkBytes = Math.max(1, options.chunkBytes ?? 256 * 1024);
@@ -82,9 +86,14 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
   const pending = targets.map(() => ({
     parts: [] as Array<string | Uint8Array>,
     length: 0,
+    rows: 0,
   }));
   const staged = targets.map(() => 0);
   const keyOnly = targets.map(() => 0);
+  // Rows handed to a COPY so far, and what the open COPY sent, to name
+  // the record of a value the server refuses (copy-refusal.ts).
+  const sent = targets.map(() => 0);
+  let sentLines = new SentLines(keptCopyBytes);
   const filters = targets.map((target) =>
     createRepeatedKeyFilter(target.definition),
   );
@@ -96,16 +105,23 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
 
   const take = (index: number): string | Uint8Array => {
     const buffer = pending[index]!;
-    const { parts } = buffer;
+    const { parts, rows } = buffer;
     buffer.parts = [];
     buffer.length = 0;
-    if (parts.length === 1) return parts[0]!;
-    if (parts.every((part) => typeof part === 'string')) return parts.join('');
-    return Buffer.concat(
-      parts.map((part) =>
-        typeof part === 'string' ? Buffer.from(part) : part,
-      ),
-    );
+    buffer.rows = 0;
+    const text =
+      parts.length === 1
+        ? parts[0]!
+        : parts.every((part) => typeof part === 'string')
+          ? parts.join('')
+          : Buffer.concat(
+              parts.map((part) =>
+                typeof part === 'string' ? Buffer.from(part) : part,
+              ),
+            );
+    sentLines.add(sent[index]! + 1, text);
+    sent[index] = sent[index]! + rows;
+    return text;
   };
 
   // The body of one COPY: what is pending for `index`, then rows pulled
@@ -125,10 +141,12 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
 
       const row = next.value;
       const target = routeRow(row, byEntity, targets);
+      const buffer = pending[target]!;
       let text: string | Uint8Array;
       if (isEncodedRows(row)) {
         checkSequence(row, staged[target]!, targets[target]!);
         staged[target] = staged[target]! + row.count;
+        buffer.rows += row.count;
         if (row.keysMayRepeat !== false) encodedMayRepeat[target] = true;
         keyOnly[target] = keyOnly[target]! + (row.keyOnlyCount ?? 0);
         text = row.text;
@@ -137,8 +155,8 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
         filters[target]?.add(row.values);
         if (row.keyOnly === true) keyOnly[target] = keyOnly[target]! + 1;
         text = encodeRow(row, staged[target]!, targets[target]!, tenant);
+        buffer.rows += 1;
       }
-      const buffer = pending[target]!;
       buffer.parts.push(text);
       buffer.length += text.length;
 
@@ -155,8 +173,20 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
   }
 
   const copy = async (index: number): Promise<void> => {
+    const firstSeq = sent[index]! + 1;
+    sentLines = new SentLines(keptCopyBytes);
     const stream = client.query(copyFrom(targets[index]!.copySql));
-    await pipeline(Readable.from(chunksFor(index)), stream);
+    try {
+      await pipeline(Readable.from(chunksFor(index)), stream);
+    } catch (error) {
+      const { definition } = targets[index]!;
+      const refusal = copyRefusalError(error, {
+        definition,
+        firstSeq,
+        sent: sentLines,
+      });
+      throw refusal ?? error;
+    }
   };
 
   try {

@@ -1,3 +1,4 @@
+import { normalizeFieldName } from '../definitions/field-names.js';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { RawValue } from './record-reader.js';
@@ -7,6 +8,8 @@ import type { RawValue } from './record-reader.js';
  * definition's columns. Names match after trimming, case- and
  * accent-insensitively, and a BOM glued to a cell never counts.
  */
+
+export { normalizeFieldName };
 
 export interface HeaderMapping {
   /** For each column of the definition, its field index, or -1. */
@@ -19,16 +22,6 @@ export interface HeaderMapping {
   absentColumns: readonly string[];
   /** The header's width, to tell ragged rows. */
   width: number;
-}
-
-/** The form names are compared in: trimmed, BOM-free, lower-case, no accents. */
-export function normalizeFieldName(name: string): string {
-  return name
-    .replace(/\uFEFF/g, '')
-    .trim()
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase();
 }
 
 /**
