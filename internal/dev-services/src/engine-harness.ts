@@ -43,6 +43,8 @@ export interface HarnessDatabaseOptions {
   databaseUrl: string;
   /** SQL run once on the target database (the tables). */
   setupSql: readonly string[];
+  /** The test's importer's `lostJobAfterMs`; the engine's default if unset. */
+  lostJobAfterMs?: number;
 }
 
 export interface EngineHarnessOptions<
@@ -67,6 +69,8 @@ export interface EngineHarness<A extends HarnessAdapters> {
   adapters: A;
   importer: Importer;
   workers: ChildWorker[];
+  /** The environment worker processes get; other fixtures can share it. */
+  workerEnv: Readonly<Record<string, string>>;
   /** Starts `count` workers (with `env` added) and waits until ready. */
   startWorkers(
     count: number,
@@ -92,6 +96,9 @@ export async function openEngineHarness<A extends HarnessAdapters>(
     statusStore: adapters.statusStore,
     errorLog: adapters.errorLog,
     fileStore,
+    ...(options.lostJobAfterMs !== undefined && {
+      lostJobAfterMs: options.lostJobAfterMs,
+    }),
   });
   const workers: ChildWorker[] = [];
 
@@ -100,6 +107,7 @@ export async function openEngineHarness<A extends HarnessAdapters>(
     adapters,
     importer,
     workers,
+    workerEnv: options.workerEnv,
     async startWorkers(count, env = {}) {
       const started = Array.from({ length: count }, () =>
         startChild(options.workerScript, { ...options.workerEnv, ...env }),

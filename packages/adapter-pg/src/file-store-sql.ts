@@ -20,8 +20,12 @@ export const fileStoreSql = (s: string) => ({
 
   delete: `DELETE FROM ${s}.files WHERE key = $1 AND complete`,
 
-  // Retention: the files of imports that ended more than $1 ms ago, and
-  // uploads that never completed (their writer died) older than $2 ms.
+  // Retention: the files of imports that ended more than $1 ms ago, and,
+  // older than $2 ms, uploads that never completed (their writer died)
+  // and complete ones no import record names (their writer died before
+  // it wrote the record). The latter only while this schema's imports
+  // table is the status store in use, that is, holds an import recorded
+  // after the file; with another status store nothing here names a file.
   // Import records and their errors stay.
   sweep: `
     WITH expired AS (
@@ -39,6 +43,14 @@ export const fileStoreSql = (s: string) => ({
         ))
         OR (NOT f.complete
           AND f.created_at < now() - $2 * interval '1 millisecond')
+        OR (f.complete
+          AND f.created_at < now() - $2 * interval '1 millisecond'
+          AND NOT EXISTS (
+            SELECT 1 FROM ${s}.imports i WHERE i.file_key = f.key
+          )
+          AND EXISTS (
+            SELECT 1 FROM ${s}.imports i WHERE i.created_at > f.created_at
+          ))
       RETURNING 1
     )
     SELECT count(*) AS deleted FROM expired`,

@@ -6,6 +6,7 @@ import {
   sqlStateOf,
   toImportError,
   type ConsumeOptions,
+  type EnqueueOptions,
   type ImportJob,
   type ImportQueue,
   type JobHandler,
@@ -228,6 +229,23 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
     }
   }
 
+  function send(
+    job: ImportJob,
+    db?: ReturnType<typeof clientDatabase>,
+  ): Promise<string | null> {
+    return boss.send(
+      queueName,
+      { ...job },
+      {
+        singletonKey: job.orderingKey,
+        retryLimit: maxAttempts - 1,
+        retryDelay: 0,
+        expireInSeconds: expireSeconds,
+        ...(db && { db }),
+      },
+    );
+  }
+
   function startConsumer(handler: JobHandler, concurrency: number) {
     const consumer: LocalConsumer = {
       stopping: false,
@@ -273,22 +291,30 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
     capabilities,
     boss,
 
-    async enqueue(job) {
+    async enqueue(job, enqueueOptions: EnqueueOptions = {}) {
       if (closed) {
         throw new ImportError(ErrorCodes.QUEUE_ERROR, 'the queue is closed');
       }
+      const { queuedAt } = enqueueOptions;
+      if (queuedAt !== undefined && Number.isNaN(Date.parse(queuedAt))) {
+        throw new ImportError(
+          ErrorCodes.INVALID_REQUEST,
+          `queuedAt is not a timestamp: ${JSON.stringify(queuedAt)}`,
+        );
+      }
       let id: string | null;
       try {
-        id = await boss.send(
-          queueName,
-          { ...job },
-          {
-            singletonKey: job.orderingKey,
-            retryLimit: maxAttempts - 1,
-            retryDelay: 0,
-            expireInSeconds: expireSeconds,
-          },
-        );
+        id =
+          queuedAt === undefined
+            ? await send(job)
+            : await inTransaction(pool, async (client) => {
+                // Placed before it commits, so no fetch sees it out of place.
+                const sent = await send(job, clientDatabase(client));
+                if (sent !== null) {
+                  await client.query(sql.placeAt, [queueName, sent, queuedAt]);
+                }
+                return sent;
+              });
       } catch (error) {
         throw toImportError(error, ErrorCodes.QUEUE_ERROR);
       }
@@ -302,6 +328,21 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
       // Workers of this process need not wait for their next poll.
       for (const consumer of consumers) {
         for (const wake of [...consumer.wake]) wake();
+      }
+    },
+
+    async findHeldJobs(jobs) {
+      if (jobs.length === 0) return new Set();
+      try {
+        const { rows } = await pool.query(sql.held, [
+          queueName,
+          jobs.map((job) => job.importId),
+        ]);
+        return new Set(
+          (rows as { import_id: string }[]).map((row) => row.import_id),
+        );
+      } catch (error) {
+        throw toImportError(error, ErrorCodes.QUEUE_ERROR);
       }
     },
 

@@ -1,8 +1,9 @@
 /**
  * The queue's own SQL on pg-boss's job table; `b` is pg-boss's quoted
  * schema. pg-boss does everything else (storing, expiring, retrying,
- * archiving); these three statements add what its version 10 lacks:
- * fetching in order per key, and a lease a live worker keeps renewing.
+ * archiving); these statements add what its version 10 lacks: fetching
+ * in order per key, a lease a live worker keeps renewing, a job placed
+ * by when its import was queued, and which imports have a job.
  *
  * A job's lease is its `started_on` in microseconds since the epoch: the
  * fetch sets it, the heartbeat moves it, and a worker whose job expired
@@ -58,4 +59,21 @@ export const queueSql = (b: string) => ({
     SELECT 1 FROM ${b}.job
     WHERE name = $1 AND id = $2 AND state = 'active' AND ${lease} = $3
     FOR UPDATE`,
+
+  // Run in the transaction that sent the job, before it commits: the
+  // fetch orders a key's jobs by `created_on`, so a job sent again for an
+  // import whose first job was lost goes before the jobs queued after the
+  // import. Never later than it was sent.
+  placeAt: `
+    UPDATE ${b}.job SET created_on = least(created_on, $3::timestamptz)
+    WHERE name = $1 AND id = $2`,
+
+  // The imports among $2 with a job waiting, retrying or running. The
+  // enum orders created < retry < active < completed < cancelled < failed.
+  held: `
+    SELECT DISTINCT data->>'importId' AS import_id
+    FROM ${b}.job
+    WHERE name = $1
+      AND state < 'completed'
+      AND data->>'importId' = ANY($2::text[])`,
 });

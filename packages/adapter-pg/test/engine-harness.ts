@@ -20,9 +20,11 @@ export function openEngineHarness(
   options: EngineHarnessOptions,
 ): Promise<EngineHarness> {
   const { redeliveryAfterSeconds, maxAttempts } = options;
+  const { lostJobAfterMs } = options;
   return openHarness({
     databaseUrl: options.databaseUrl,
     setupSql: options.setupSql,
+    ...(lostJobAfterMs !== undefined && { lostJobAfterMs }),
     openAdapters: (pool) =>
       createPgAdapters({
         pool,
@@ -39,6 +41,9 @@ export function openEngineHarness(
     workerEnv: {
       DATABASE_URL: options.databaseUrl,
       REDELIVERY_AFTER_SECONDS: String(redeliveryAfterSeconds),
+      ...(lostJobAfterMs !== undefined && {
+        LOST_JOB_AFTER_MS: String(lostJobAfterMs),
+      }),
     },
   });
 }

@@ -9,9 +9,10 @@ import { luaScript } from './redis-client.js';
  *   <o>:heads                   sorted set: ordering keys that have a
  *                               head, scored by when it was set (for the
  *                               reconciler)
- * An entry is the job's JSON and carries its BullMQ job id. At most one
- * entry per ordering key is in BullMQ at any time; the next one moves in
- * when the head is done. The scripts only decide; the caller adds the
+ * An entry is the job's JSON and carries its BullMQ job id and `queuedAt`
+ * (ms since the epoch; entries written before it existed lack it). At
+ * most one entry per ordering key is in BullMQ at any time; the next one
+ * moves in when the head is done. The scripts only decide; the caller adds the
  * entry they return to BullMQ (with the entry's job id, so adding twice
  * is harmless).
  */
@@ -53,4 +54,82 @@ end
 redis.call('SET', KEYS[2], entry)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 return entry
+`);
+
+// Inserts entry `entry` (queued at `at`) into list `list` before the first
+// entry queued after it; one without `queuedAt` counts as older.
+const insertInPlace = `
+local function insertInPlace(list, entry, at)
+  for _, other in ipairs(redis.call('LRANGE', list, 0, -1)) do
+    local otherAt = cjson.decode(other).queuedAt
+    if otherAt and otherAt > at then
+      redis.call('LINSERT', list, 'BEFORE', other, entry)
+      return
+    end
+  end
+  redis.call('RPUSH', list, entry)
+end
+`;
+
+/**
+ * Enqueues an entry again in its place (by its `queuedAt`): an import
+ * whose first job never reached the queue. With no head it becomes the
+ * head, returned as `{'add', entry}`. When ARGV[5] is '1' and the head
+ * was queued after it, the head is returned as `{'displace', head}` and
+ * nothing is written but the head's score (which keeps the reconciler off
+ * the key for its grace period): the caller takes the head back from
+ * BullMQ if no worker has started it, then runs `swapHeadScript`.
+ * Otherwise the entry goes into the pending list in its place.
+ * KEYS: pending, head, heads. ARGV: entry, ordering key member, now,
+ * queuedAt, displace.
+ */
+export const requeueScript = luaScript(`${insertInPlace}
+local head = redis.call('GET', KEYS[2])
+if not head then
+  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+  return {'add', ARGV[1]}
+end
+local at = tonumber(ARGV[4])
+local headAt = cjson.decode(head).queuedAt
+if ARGV[5] == '1' and headAt and headAt > at then
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+  return {'displace', head}
+end
+insertInPlace(KEYS[1], ARGV[1], at)
+return false
+`);
+
+/**
+ * The head ARGV[1] was taken back from BullMQ: entry ARGV[2] becomes the
+ * head, returned for the caller to add, and the old head goes back to the
+ * front of the pending list, ahead of every entry enqueued after it. If
+ * another head took its place meanwhile, the entry goes into the pending
+ * list instead and that head is returned, so the caller makes sure it is
+ * in BullMQ.
+ * KEYS: pending, head, heads. ARGV: old head, entry, ordering key member,
+ * now.
+ */
+export const swapHeadScript = luaScript(`${insertInPlace}
+local head = redis.call('GET', KEYS[2])
+if head and head ~= ARGV[1] then
+  insertInPlace(KEYS[1], ARGV[2], cjson.decode(ARGV[2]).queuedAt)
+  return head
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+if head then redis.call('LPUSH', KEYS[1], head) end
+return ARGV[2]
+`);
+
+/**
+ * A key's chain as it is at one moment: `{head or '', pending...}`.
+ * KEYS: pending, head.
+ */
+export const chainScript = luaScript(`
+local chain = {redis.call('GET', KEYS[2]) or ''}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  chain[#chain + 1] = entry
+end
+return chain
 `);

@@ -5,6 +5,7 @@ import {
   ErrorCodes,
   ImportError,
   silentLogger,
+  type EnqueueOptions,
   type ImportJob,
   type ImportQueue,
   type JobHandler,
@@ -12,7 +13,13 @@ import {
   type QueueCapabilities,
   type QueueConsumer,
 } from '@erp-import/core';
-import { advanceScript, enqueueScript } from './ordering-scripts.js';
+import {
+  advanceScript,
+  chainScript,
+  enqueueScript,
+  requeueScript,
+  swapHeadScript,
+} from './ordering-scripts.js';
 import {
   keyPart,
   openRedis,
@@ -56,9 +63,13 @@ export interface RedisQueueOptions extends RedisQueueSettings {
   logger?: Logger;
 }
 
-/** What a BullMQ job carries: the port's job and its own job id. */
+/**
+ * What a BullMQ job carries: the port's job, its own job id and when it
+ * was queued (ms since the epoch; absent in entries of older versions).
+ */
 interface QueueEntry extends ImportJob {
   jobId: string;
+  queuedAt?: number;
 }
 
 interface RunningJob {
@@ -173,6 +184,71 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
   }
 
   /**
+   * Puts `entry` in its key's chain by its `queuedAt`, before the entries
+   * queued after it. A head queued after it is taken back from BullMQ
+   * when no worker has started it, so that it runs after this one. A
+   * crash between the steps leaves either the entry out of the chain (the
+   * engine enqueues it again) or a head without a BullMQ job (the
+   * reconciler adds it again), never two jobs of one key in BullMQ.
+   */
+  async function requeue(entry: QueueEntry): Promise<void> {
+    const chainKeys = [
+      keys.pending(entry.orderingKey),
+      keys.head(entry.orderingKey),
+      keys.heads,
+    ];
+    const entryJson = JSON.stringify(entry);
+    const place = (displace: '0' | '1') =>
+      runScript(client, requeueScript, chainKeys, [
+        entryJson,
+        entry.orderingKey,
+        Date.now(),
+        entry.queuedAt ?? 0,
+        displace,
+      ]) as Promise<[string, string] | null>;
+
+    const placed = await place('1');
+    if (placed === null) return;
+    const [action, value] = placed;
+    if (action === 'add') {
+      await addToBull(value);
+      return;
+    }
+
+    const head = JSON.parse(value) as QueueEntry;
+    if (!(await takeBackUnstarted(head.jobId))) {
+      const again = await place('0');
+      if (again !== null) await addToBull(again[1]);
+      return;
+    }
+    const next = (await runScript(client, swapHeadScript, chainKeys, [
+      value,
+      entryJson,
+      entry.orderingKey,
+      Date.now(),
+    ])) as string | null;
+    if (next !== null) await addToBull(next);
+  }
+
+  /**
+   * Removes a head's job from BullMQ if it is waiting and no attempt of
+   * it ever started; BullMQ refuses to remove a job a worker holds.
+   * TODO: a job that starts and fails within the moment between the
+   * check and the removal would be removed while retrying, and run again
+   * from its first attempt (its import then ends WORKER_LOST through the
+   * engine's sweep); BullMQ has no "remove if never started" to make the
+   * two one step.
+   */
+  async function takeBackUnstarted(jobId: string): Promise<boolean> {
+    const job = await bullQueue.getJob(jobId);
+    // Not in BullMQ yet: its enqueuer may still be adding it.
+    if (!job || job.attemptsStarted > 0) return false;
+    const state = await job.getState();
+    if (state !== 'waiting' && state !== 'prioritized') return false;
+    return (await bullQueue.remove(jobId)) === 1;
+  }
+
+  /**
    * Repairs what a crash between two steps can leave behind: a head with
    * no BullMQ job (its enqueuer died before adding it), and a head whose
    * BullMQ job ended without its worker handing the key on (failed by
@@ -235,7 +311,8 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
     job: Job<QueueEntry>,
     token: string | undefined,
   ): Promise<void> {
-    const { jobId, ...importJob } = job.data;
+    const { jobId, importId, tenant, entity, orderingKey } = job.data;
+    const importJob: ImportJob = { importId, tenant, entity, orderingKey };
     const run: RunningJob = {
       controller: new AbortController(),
       takenBack: null,
@@ -289,20 +366,34 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
   return {
     capabilities,
 
-    async enqueue(job) {
+    async enqueue(job, enqueueOptions: EnqueueOptions = {}) {
       if (closed) {
         throw new ImportError(
           ErrorCodes.QUEUE_ERROR,
           'the Redis queue is closed',
         );
       }
+      const { queuedAt } = enqueueOptions;
       const entry: QueueEntry = {
         importId: job.importId,
         tenant: job.tenant,
         entity: job.entity,
         orderingKey: job.orderingKey,
         jobId: `${job.importId}.${randomUUID()}`,
+        queuedAt: queuedAt === undefined ? Date.now() : Date.parse(queuedAt),
       };
+      if (Number.isNaN(entry.queuedAt)) {
+        throw new ImportError(
+          ErrorCodes.INVALID_REQUEST,
+          `queuedAt is not a timestamp: ${JSON.stringify(queuedAt)}`,
+        );
+      }
+      if (queuedAt !== undefined) {
+        await redisCall(ErrorCodes.QUEUE_ERROR, 'enqueue an import again', () =>
+          requeue(entry),
+        );
+        return;
+      }
       await redisCall(ErrorCodes.QUEUE_ERROR, 'enqueue an import', async () => {
         const head = (await runScript(
           client,
@@ -316,6 +407,42 @@ export function createRedisQueue(options: RedisQueueOptions): ImportQueue {
         )) as string | null;
         if (head) await addToBull(head);
       });
+    },
+
+    async findHeldJobs(jobs) {
+      const wanted = new Map<string, Set<string>>();
+      for (const job of jobs) {
+        const ids = wanted.get(job.orderingKey) ?? new Set<string>();
+        ids.add(job.importId);
+        wanted.set(job.orderingKey, ids);
+      }
+
+      const held = new Set<string>();
+      await redisCall(ErrorCodes.QUEUE_ERROR, 'look for jobs', async () => {
+        for (const [orderingKey, ids] of wanted) {
+          const [head = '', ...pending] = (await runScript(
+            client,
+            chainScript,
+            [keys.pending(orderingKey), keys.head(orderingKey)],
+            [],
+          )) as string[];
+          for (const entryJson of pending) {
+            const { importId } = JSON.parse(entryJson) as QueueEntry;
+            if (ids.has(importId)) held.add(importId);
+          }
+          if (head === '') continue;
+
+          // A head BullMQ finished is handed on by the reconciler, not
+          // run again; one BullMQ lacks is added again by it.
+          const entry = JSON.parse(head) as QueueEntry;
+          if (!ids.has(entry.importId) || held.has(entry.importId)) continue;
+          const state = await bullQueue.getJobState(entry.jobId);
+          if (state !== 'completed' && state !== 'failed') {
+            held.add(entry.importId);
+          }
+        }
+      });
+      return held;
     },
 
     async consume(handler, consumeOptions) {

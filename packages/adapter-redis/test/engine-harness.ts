@@ -34,9 +34,11 @@ export async function openEngineHarness(
     stalledIntervalMs: options.stalledIntervalMs,
   };
 
+  const { lostJobAfterMs } = options;
   return openHarness({
     databaseUrl: options.databaseUrl,
     setupSql: options.setupSql,
+    ...(lostJobAfterMs !== undefined && { lostJobAfterMs }),
     openAdapters: () =>
       createRedisAdapters({
         connection: { url: options.redisUrl },
@@ -55,6 +57,9 @@ export async function openEngineHarness(
       FILES_DIR: filesDir,
       LOCK_DURATION_MS: String(options.lockDurationMs),
       STALLED_INTERVAL_MS: String(options.stalledIntervalMs),
+      ...(lostJobAfterMs !== undefined && {
+        LOST_JOB_AFTER_MS: String(lostJobAfterMs),
+      }),
     },
     async cleanup() {
       await rm(filesDir, { recursive: true, force: true });

@@ -57,6 +57,7 @@ export type {
 export type { FileStore, PutOptions, StoredFile } from './ports/file-store.js';
 export type {
   ConsumeOptions,
+  EnqueueOptions,
   ImportJob,
   ImportQueue,
   JobContext,

@@ -9,6 +9,7 @@ import type { EngineContext } from './engine-context.js';
 import { enqueueImport, enqueueJob } from './enqueue-import.js';
 import { errorLogCsv } from './errors-csv.js';
 import { openFixFile } from './fix-file.js';
+import type { QueueConsumer } from '../ports/queue.js';
 import type {
   CreateImporterOptions,
   Importer,
@@ -19,6 +20,7 @@ import {
   purgeExpiredBeforeImages,
   revertCompletedImport,
 } from './revert-completed-import.js';
+import { canFindLostJobs } from './lost-jobs.js';
 import { durableStaleAfterMs, recoverStaleImports } from './stale-imports.js';
 
 const defaultProgressIntervalMs = 500;
@@ -26,6 +28,7 @@ const maxProgressIntervalMs = 1000;
 const defaultStaleAfterMs = 60_000;
 const defaultParseThreadMinBytes = 1024 * 1024;
 const defaultBeforeImageRetentionMs = 7 * 24 * 3_600_000;
+const defaultLostJobAfterMs = 10_000;
 
 /**
  * The engine over its ports. One importer serves both sides: a host that
@@ -52,6 +55,10 @@ export function createImporter(options: CreateImporterOptions): Importer {
     keepBeforeImages: options.keepBeforeImages === true,
     beforeImageRetentionMs:
       options.beforeImageRetentionMs ?? defaultBeforeImageRetentionMs,
+    lostJobAfterMs: Math.max(
+      0,
+      options.lostJobAfterMs ?? defaultLostJobAfterMs,
+    ),
   };
 
   // Reads are scoped by tenant: another tenant's id is simply not found.
@@ -135,6 +142,7 @@ export function createImporter(options: CreateImporterOptions): Importer {
       recoverStaleImports(
         engine,
         recoverOptions.olderThanMs ?? defaultStaleAfterMs,
+        recoverOptions.lostJobAfterMs ?? engine.lostJobAfterMs,
       ),
 
     async startWorker(workerOptions = {}) {
@@ -146,37 +154,52 @@ export function createImporter(options: CreateImporterOptions): Importer {
         );
       }
 
-      const consumer = await engine.queue.consume(
-        async (job, context) => {
-          try {
-            await processImport(engine, job.importId, context);
-          } catch (error) {
-            // A job for an import that does not exist is done, not retried.
-            if (error instanceof ImportError && error.code === 'NOT_FOUND') {
-              logger.warn({ importId: job.importId }, 'job for no import');
-              return;
-            }
-            throw error;
-          }
-        },
-        { concurrency },
-      );
-
       // A queue that forgets jobs leaves imports no one will take; a
       // durable one does too once a job's last attempt dies, so its sweep
-      // waits for every redelivery it could still make first.
+      // waits for every redelivery it could still make first. A job that
+      // never reached the queue is looked for much sooner.
       const staleAfterMs = workerOptions.staleAfterMs ?? defaultStaleAfterMs;
-      const sweep = startSweep(
-        importer,
-        logger,
-        engine.queue.capabilities.durable
-          ? durableStaleAfterMs(engine, staleAfterMs)
-          : staleAfterMs,
-      );
+      const olderThanMs = engine.queue.capabilities.durable
+        ? durableStaleAfterMs(engine, staleAfterMs)
+        : staleAfterMs;
+      const intervalMs =
+        Math.min(
+          olderThanMs,
+          canFindLostJobs(engine) ? engine.lostJobAfterMs : Infinity,
+        ) / 2;
+      // The first sweep ends before the first job is taken, so an import
+      // whose job was lost before this start is back in its place first.
+      const sweep = await startSweep(importer, logger, {
+        olderThanMs,
+        intervalMs,
+      });
+
+      let consumer: QueueConsumer;
+      try {
+        consumer = await engine.queue.consume(
+          async (job, context) => {
+            try {
+              await processImport(engine, job.importId, context);
+            } catch (error) {
+              // A job for an import that does not exist is done, not
+              // retried.
+              if (error instanceof ImportError && error.code === 'NOT_FOUND') {
+                logger.warn({ importId: job.importId }, 'job for no import');
+                return;
+              }
+              throw error;
+            }
+          },
+          { concurrency },
+        );
+      } catch (error) {
+        await sweep.stop();
+        throw error;
+      }
 
       const worker: ImportWorker = {
         async stop() {
-          await sweep?.stop();
+          await sweep.stop();
           await consumer.stop();
         },
       };
@@ -203,16 +226,16 @@ function invalidState(id: string, action: string, record: ImportRecord) {
   );
 }
 
-function startSweep(
+async function startSweep(
   importer: Importer,
   logger: CreateImporterOptions['logger'] & object,
-  staleAfterMs = defaultStaleAfterMs,
-): { stop(): Promise<void> } {
+  options: { olderThanMs: number; intervalMs: number },
+): Promise<{ stop(): Promise<void> }> {
   let running: Promise<unknown> | undefined;
   const sweep = () => {
     if (running) return;
     running = importer
-      .recoverStale({ olderThanMs: staleAfterMs })
+      .recoverStale({ olderThanMs: options.olderThanMs })
       .catch((error: unknown) => {
         logger.warn({ error: String(error) }, 'sweep for lost imports failed');
       })
@@ -221,7 +244,8 @@ function startSweep(
       });
   };
   sweep();
-  const timer = setInterval(sweep, Math.max(1000, staleAfterMs / 2));
+  await running;
+  const timer = setInterval(sweep, Math.max(1000, options.intervalMs));
   timer.unref();
   return {
     async stop() {

@@ -23,4 +23,6 @@ export interface EngineContext {
   /** Every import keeps before-images (definitions may ask alone). */
   keepBeforeImages: boolean;
   beforeImageRetentionMs: number;
+  /** How long a `queued` import may go without a job before it is lost. */
+  lostJobAfterMs: number;
 }

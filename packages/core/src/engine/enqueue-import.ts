@@ -15,6 +15,7 @@ import { resolveLoadPlan } from '../loader/load-plan.js';
 import { normalizeEncodingName } from '../readers/decode.js';
 import type { EngineContext } from './engine-context.js';
 import { fileKeyFor } from './file-key.js';
+import { jobOf, requeueLostJobs } from './lost-jobs.js';
 import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
 
 /**
@@ -49,7 +50,7 @@ export async function enqueueImport(
       // and hashed: a key reused for other bytes is a client's mistake,
       // such as a corrected export sent under the first one's key.
       sameBytes(existing, request, await sha256Of(request.body));
-      return { record: existing, created: false };
+      return { record: await resumeIfLost(engine, existing), created: false };
     }
   }
 
@@ -123,12 +124,7 @@ export async function enqueueJob(
   record: ImportRecord,
 ): Promise<void> {
   try {
-    await engine.queue.enqueue({
-      importId: record.id,
-      tenant: record.tenant,
-      entity: record.entity,
-      orderingKey: `${record.tenant}/${record.entity}`,
-    });
+    await engine.queue.enqueue(jobOf(record));
   } catch (error) {
     const failure = toImportError(error, ErrorCodes.QUEUE_ERROR);
     // Without a job no worker would ever take it: say so on the record.
@@ -138,6 +134,31 @@ export async function enqueueJob(
       finishedAt: new Date().toISOString(),
     });
     throw failure;
+  }
+}
+
+/**
+ * A client resends when it got no answer, often because the process that
+ * took its first request died, maybe before that import's job reached
+ * the queue: such an import is enqueued again now rather than at the
+ * next sweep. The resend still answers if that fails; the sweep retries.
+ */
+async function resumeIfLost(
+  engine: EngineContext,
+  record: ImportRecord,
+): Promise<ImportRecord> {
+  try {
+    const [requeued] = await requeueLostJobs(
+      engine,
+      [record],
+      engine.lostJobAfterMs,
+    );
+    return requeued ?? record;
+  } catch (error) {
+    engine.logger
+      .child({ importId: record.id })
+      .warn({ error: String(error) }, 'could not enqueue a lost job again');
+    return record;
   }
 }
 

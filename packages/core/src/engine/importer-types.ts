@@ -70,6 +70,14 @@ export interface CreateImporterOptions {
    * ones, and their imports can no longer be reverted. 7 days by default.
    */
   beforeImageRetentionMs?: number;
+  /**
+   * An import `queued` this long whose job its queue does not hold (the
+   * process that wrote the record died before it enqueued the job) is
+   * enqueued again, in its place in its key's order: by the workers'
+   * sweep, and at once by a resend with the import's idempotency key.
+   * Needs a durable queue with `findHeldJobs`. 10 s by default.
+   */
+  lostJobAfterMs?: number;
 }
 
 export interface EnqueueRequest {
@@ -104,10 +112,12 @@ export interface StartWorkerOptions {
   /** Imports processed at once by this worker; 1 by default. */
   concurrency?: number;
   /**
-   * With a queue that is not durable (the in-memory one), the worker
-   * sweeps for imports whose job was lost with a previous process, at
-   * start and then every half of this (see `recoverStale`); 60 s by
-   * default. Durable queues redeliver lost jobs themselves: no sweep.
+   * The worker sweeps for imports no worker will finish (see
+   * `recoverStale`): before it takes its first job, then every half of
+   * this; 60 s by default. With a durable queue an import is called lost
+   * only once the queue could have redelivered its job on every attempt
+   * (`durableStaleAfterMs`), and the sweep runs at least every half of
+   * `lostJobAfterMs` when the queue can say which jobs it holds.
    */
   staleAfterMs?: number;
 }
@@ -119,6 +129,11 @@ export interface RecoverStaleOptions {
    * at least once a second, in every phase.
    */
   olderThanMs?: number;
+  /**
+   * An import `queued` for longer than this whose job the queue does not
+   * hold is enqueued again; the importer's `lostJobAfterMs` by default.
+   */
+  lostJobAfterMs?: number;
 }
 
 /**
@@ -164,7 +179,10 @@ export interface Importer {
    * finish: those in `processing` whose progress went stale and, when the
    * queue is not durable, those still `queued` from before this process
    * started (their job died with the process that held it). Returns
-   * them. Needs a status store with `listByState`; finds nothing without.
+   * them. With a durable queue that has `findHeldJobs`, an import
+   * `queued` for longer than `lostJobAfterMs` whose job never reached the
+   * queue is enqueued again in its place instead (and not returned).
+   * Needs a status store with `listByState`; finds nothing without.
    */
   recoverStale(options?: RecoverStaleOptions): Promise<ImportRecord[]>;
 }

@@ -2,6 +2,7 @@ import { ErrorCodes } from '../errors/import-error.js';
 import { findAppliedImport } from '../loader/ledger.js';
 import type { ImportRecord, ImportState } from '../ports/import-record.js';
 import type { EngineContext } from './engine-context.js';
+import { canFindLostJobs, requeueLostJobs } from './lost-jobs.js';
 import { completeFromLedger } from './process-import.js';
 
 // About when this process started: core is loaded before any importer.
@@ -34,11 +35,14 @@ export function durableStaleAfterMs(
  * WORKER_LOST (see `Importer.recoverStale`). An import the ledger shows
  * applied (its worker died between COMMIT and the status write) is marked
  * completed instead. Each is a compare-and-set on the state it was found
- * in, so an import that moved on meanwhile is left alone.
+ * in, so an import that moved on meanwhile is left alone. Behind a
+ * durable queue that can say which jobs it holds, a `queued` import whose
+ * job never reached the queue is enqueued again (see lost-jobs.ts).
  */
 export async function recoverStaleImports(
   engine: EngineContext,
   olderThanMs: number,
+  lostJobAfterMs = engine.lostJobAfterMs,
 ): Promise<ImportRecord[]> {
   const { statusStore, queue } = engine;
   if (!statusStore.listByState) {
@@ -65,6 +69,7 @@ export async function recoverStaleImports(
       if (record.createdAt < processStartedAt) lost.push(record);
     }
   }
+  await requeueLostJobsIn(engine, lostJobAfterMs);
 
   const failed: ImportRecord[] = [];
   for (const record of lost) {
@@ -106,10 +111,39 @@ export async function recoverStaleImports(
   return failed;
 }
 
+/**
+ * The `queued` imports whose job never reached a durable queue go back
+ * to it. A queue that cannot answer now does not stop the rest of the
+ * sweep; the next one tries again.
+ */
+async function requeueLostJobsIn(
+  engine: EngineContext,
+  lostJobAfterMs: number,
+): Promise<void> {
+  if (!canFindLostJobs(engine)) return;
+  try {
+    for await (const page of pagesIn(engine, 'queued')) {
+      await requeueLostJobs(engine, page, lostJobAfterMs);
+    }
+  } catch (error) {
+    engine.logger.warn(
+      { error: String(error) },
+      'could not enqueue lost jobs again',
+    );
+  }
+}
+
 async function* recordsIn(
   engine: EngineContext,
   state: ImportState,
 ): AsyncGenerator<ImportRecord> {
+  for await (const page of pagesIn(engine, state)) yield* page;
+}
+
+async function* pagesIn(
+  engine: EngineContext,
+  state: ImportState,
+): AsyncGenerator<ImportRecord[]> {
   const listByState = engine.statusStore.listByState?.bind(engine.statusStore);
   if (!listByState) return;
   let cursor: string | undefined;
@@ -119,7 +153,7 @@ async function* recordsIn(
       limit: 500,
       ...(cursor !== undefined && { cursor }),
     });
-    yield* page.items;
+    yield page.items;
     if (page.nextCursor === null) return;
     cursor = page.nextCursor;
   }

@@ -10,16 +10,40 @@
  * - `orderingKey` (tenant and entity): when `capabilities.ordered` is
  *   true, jobs with the same key are handed out one at a time, in enqueue
  *   order. The engine keeps the order itself when it is false.
+ * - A job enqueued with `queuedAt` (see `EnqueueOptions`) takes its place
+ *   by that moment instead of the end of its key's line.
  *
  * Leaves out: connections (the adapter owns them) and the import record:
  * a job holds only ids, and the status store is the truth.
  */
 export interface ImportQueue {
   readonly capabilities: QueueCapabilities;
-  enqueue(job: ImportJob): Promise<void>;
+  enqueue(job: ImportJob, options?: EnqueueOptions): Promise<void>;
   /** Starts handing jobs to `handler`; resolves once it is consuming. */
   consume(handler: JobHandler, options: ConsumeOptions): Promise<QueueConsumer>;
+  /**
+   * Optional capability: of `jobs`, the import ids this queue holds a job
+   * for that a worker is still to run or is running (waiting, retrying,
+   * running). A job whose handler resolved, or that failed its last
+   * attempt, is not held. The engine asks it about imports left `queued`
+   * for a while, to find those whose job never reached the queue (the
+   * process that created the record died before enqueueing), and
+   * enqueues them again. A whole job is passed so that a queue can look
+   * where its key's jobs are kept.
+   */
+  findHeldJobs?(jobs: readonly ImportJob[]): Promise<Set<string>>;
   close(): Promise<void>;
+}
+
+export interface EnqueueOptions {
+  /**
+   * For a job enqueued again because the first one never reached the
+   * queue: when its import was queued (ISO 8601). An ordered queue hands
+   * it out before the jobs of its key enqueued after that moment that no
+   * worker has started yet, and after the others, so the import keeps
+   * its place in its key's order. A job already started is not undone.
+   */
+  queuedAt?: string;
 }
 
 export interface ImportJob {

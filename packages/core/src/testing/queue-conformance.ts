@@ -9,6 +9,8 @@ import type {
 } from '../ports/queue.js';
 import { createLatch, waitFor } from './wait-for.js';
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export interface QueueFixture {
   queue: ImportQueue;
   /** Closes the queue and drops whatever the fixture created. */
@@ -271,6 +273,144 @@ export function describeQueueConformance(
           'the second consumer',
         );
         expect(byFirst).toEqual([]);
+      },
+      testTimeout,
+    );
+
+    it(
+      'says which imports it holds a job for, until the handler resolved',
+      async (context) => {
+        const findHeldJobs = queue.findHeldJobs?.bind(queue);
+        if (!findHeldJobs) {
+          context.skip();
+          return;
+        }
+        const job = newJob(newTenant());
+        const never = newJob(newTenant());
+        expect(await findHeldJobs([])).toEqual(new Set());
+
+        await queue.enqueue(job);
+        expect(await findHeldJobs([job, never])).toEqual(
+          new Set([job.importId]),
+        );
+
+        const latch = createLatch();
+        let started = false;
+        await consume(async () => {
+          started = true;
+          await latch.promise;
+        });
+        await wait(() => started, 'the job to start');
+        expect(await findHeldJobs([job])).toEqual(new Set([job.importId]));
+
+        latch.open();
+        await wait(
+          async () => (await findHeldJobs([job])).size === 0,
+          'the job to be let go once its handler resolved',
+        );
+      },
+      testTimeout,
+    );
+
+    it(
+      'no longer holds a job whose last attempt failed',
+      async (context) => {
+        const findHeldJobs = queue.findHeldJobs?.bind(queue);
+        if (!findHeldJobs) {
+          context.skip();
+          return;
+        }
+        const job = newJob(newTenant());
+        let attempts = 0;
+        await consume(async () => {
+          attempts += 1;
+          throw new Error('every attempt fails');
+        });
+
+        await queue.enqueue(job);
+        await wait(
+          async () =>
+            attempts >= queue.capabilities.maxAttempts &&
+            (await findHeldJobs([job])).size === 0,
+          'the last attempt to fail and the job to be let go',
+        );
+      },
+      testTimeout,
+    );
+
+    it(
+      'places a job enqueued with queuedAt among the waiting jobs of its key',
+      async (context) => {
+        if (!queue.capabilities.ordered) {
+          context.skip();
+          return;
+        }
+        const tenant = newTenant();
+        const running = newJob(tenant);
+        const first = newJob(tenant);
+        const last = newJob(tenant);
+        const lostEarly = newJob(tenant);
+        const lostBetween = newJob(tenant);
+        const delivered: string[] = [];
+        const latch = createLatch();
+        await consume(async (job) => {
+          delivered.push(job.importId);
+          if (job.importId === running.importId) await latch.promise;
+        });
+
+        try {
+          await queue.enqueue(running);
+          await wait(() => delivered.length === 1, 'the first job to start');
+          await queue.enqueue(first);
+          await pause(50);
+          const between = new Date().toISOString();
+          await pause(50);
+          await queue.enqueue(last);
+          // Lost jobs come back: one queued between the waiting two, one
+          // before every job of the key, the running one included.
+          await queue.enqueue(lostBetween, { queuedAt: between });
+          await queue.enqueue(lostEarly, {
+            queuedAt: new Date(Date.now() - 60_000).toISOString(),
+          });
+        } finally {
+          latch.open();
+        }
+
+        await wait(() => delivered.length === 5, 'all five jobs');
+        expect(delivered).toEqual(
+          [running, lostEarly, first, lostBetween, last].map(
+            (job) => job.importId,
+          ),
+        );
+      },
+      testTimeout,
+    );
+
+    it(
+      'hands out a job enqueued with an early queuedAt before the waiting jobs of its key',
+      async (context) => {
+        if (!queue.capabilities.ordered) {
+          context.skip();
+          return;
+        }
+        const tenant = newTenant();
+        const first = newJob(tenant);
+        const second = newJob(tenant);
+        const lost = newJob(tenant);
+        await queue.enqueue(first);
+        await queue.enqueue(second);
+        await queue.enqueue(lost, {
+          queuedAt: new Date(Date.now() - 60_000).toISOString(),
+        });
+
+        const delivered: string[] = [];
+        await consume(async (job) => {
+          delivered.push(job.importId);
+        });
+        await wait(() => delivered.length === 3, 'all three jobs');
+        expect(delivered).toEqual(
+          [lost, first, second].map((job) => job.importId),
+        );
       },
       testTimeout,
     );

@@ -4,8 +4,10 @@
 // namespace once more, so the class is found by unwrapping `default`.
 import * as pQueueModule from 'p-queue';
 import type PQueueClass from 'p-queue';
+import { ErrorCodes, ImportError } from '../../errors/import-error.js';
 import type {
   ConsumeOptions,
+  EnqueueOptions,
   ImportJob,
   ImportQueue,
   JobHandler,
@@ -35,6 +37,9 @@ interface PendingJob {
   job: ImportJob;
   /** Deliveries so far. */
   attempts: number;
+  /** Its place in its key's line: ms since the epoch, then enqueue order. */
+  queuedAt: number;
+  seq: number;
 }
 
 interface Consumer {
@@ -56,6 +61,7 @@ interface Consumer {
  * so later jobs of that key cannot overtake it), done. A key is held from
  * the moment its job is handed out until the job is done or back in
  * `pending`, which is what keeps one key's jobs one at a time and in order.
+ * `held` counts the jobs of each import from enqueue until done.
  */
 export function createMemoryQueue(
   options: MemoryQueueOptions = {},
@@ -71,6 +77,10 @@ export function createMemoryQueue(
 
   const pending: PendingJob[] = [];
   const busyKeys = new Set<string>();
+  const held = new Map<string, number>();
+  // Never moves back, so jobs enqueued in turn stay in turn by `queuedAt`.
+  let lastQueuedAt = 0;
+  let lastSeq = 0;
   const consumers = new Set<Consumer>();
   const retryTimers = new Set<NodeJS.Timeout>();
   let closed = false;
@@ -126,16 +136,17 @@ export function createMemoryQueue(
 
     if (succeeded || entry.attempts >= maxAttempts || closed) {
       busyKeys.delete(entry.job.orderingKey);
+      release(entry.job.importId);
       dispatch();
       return;
     }
 
-    // The job keeps its key while it waits, then goes back to the front:
-    // it is older than every pending job of its key.
+    // The job keeps its key while it waits, then goes back to its place,
+    // ahead of the key's jobs enqueued after it.
     const timer = setTimeout(() => {
       retryTimers.delete(timer);
       busyKeys.delete(entry.job.orderingKey);
-      pending.unshift(entry);
+      insertInPlace(entry);
       dispatch();
     }, retryDelayMs);
     timer.unref();
@@ -143,13 +154,43 @@ export function createMemoryQueue(
     dispatch();
   }
 
+  // Before the first pending job of its key queued after it.
+  function insertInPlace(entry: PendingJob): void {
+    const later = pending.findIndex(
+      (other) =>
+        other.job.orderingKey === entry.job.orderingKey &&
+        (other.queuedAt > entry.queuedAt ||
+          (other.queuedAt === entry.queuedAt && other.seq > entry.seq)),
+    );
+    if (later === -1) pending.push(entry);
+    else pending.splice(later, 0, entry);
+  }
+
+  function release(importId: string): void {
+    const count = (held.get(importId) ?? 0) - 1;
+    if (count > 0) held.set(importId, count);
+    else held.delete(importId);
+  }
+
   return {
     capabilities,
 
-    async enqueue(job) {
+    async enqueue(job, enqueueOptions: EnqueueOptions = {}) {
       if (closed) throw new Error('the memory queue is closed');
-      pending.push({ job: { ...job }, attempts: 0 });
+      const queuedAt =
+        enqueueOptions.queuedAt === undefined
+          ? (lastQueuedAt = Math.max(Date.now(), lastQueuedAt))
+          : queuedAtMs(enqueueOptions.queuedAt);
+      held.set(job.importId, (held.get(job.importId) ?? 0) + 1);
+      lastSeq += 1;
+      insertInPlace({ job: { ...job }, attempts: 0, queuedAt, seq: lastSeq });
       dispatch();
+    },
+
+    async findHeldJobs(jobs) {
+      return new Set(
+        jobs.map((job) => job.importId).filter((id) => held.has(id)),
+      );
     },
 
     async consume(handler, consumeOptions: ConsumeOptions) {
@@ -181,6 +222,7 @@ export function createMemoryQueue(
       for (const timer of retryTimers) clearTimeout(timer);
       retryTimers.clear();
       pending.length = 0;
+      held.clear();
       const stopping = [...consumers].map(async (consumer) => {
         consumer.stopped = true;
         for (const controller of consumer.controllers) controller.abort();
@@ -190,4 +232,15 @@ export function createMemoryQueue(
       consumers.clear();
     },
   };
+}
+
+function queuedAtMs(queuedAt: string): number {
+  const ms = Date.parse(queuedAt);
+  if (Number.isNaN(ms)) {
+    throw new ImportError(
+      ErrorCodes.INVALID_REQUEST,
+      `queuedAt is not a timestamp: ${JSON.stringify(queuedAt)}`,
+    );
+  }
+  return ms;
 }
