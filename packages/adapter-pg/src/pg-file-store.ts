@@ -148,6 +148,10 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
 
   return {
     async put(key, body, putOptions = {}) {
+      // The body may fail while the file row is made, before anything
+      // reads it: its error then waits on the stream instead of killing
+      // the process, and reading it rejects with it.
+      body.on('error', () => undefined);
       let fileId: string;
       try {
         const { rows } = await pool.query(sql.begin, [key]);

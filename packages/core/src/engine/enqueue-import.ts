@@ -38,6 +38,11 @@ export async function enqueueImport(
   resolveLoadPlan(definition, request.load);
   checkThresholds(request.load);
 
+  // The body may fail (its client gone, a limit passed) while the key is
+  // looked up, before anything reads it: its error then waits on the
+  // stream instead of killing the process, and reading it rejects.
+  request.body.on('error', () => undefined);
+
   if (idempotencyKey !== undefined) {
     const existing = await engine.statusStore.getByIdempotencyKey?.(
       tenant,
@@ -48,7 +53,11 @@ export async function enqueueImport(
       // Read to its end (not destroyed, so an HTTP host can still answer)
       // and hashed: a key reused for other bytes is a client's mistake,
       // such as a corrected export sent under the first one's key.
-      sameBytes(existing, request, await sha256Of(request.body));
+      sameBytes(
+        existing,
+        request,
+        await sha256Of(request.body, engine.maxUploadBytes),
+      );
       return { record: existing, created: false };
     }
   }
@@ -195,9 +204,24 @@ function sameBytes(
   }
 }
 
-async function sha256Of(body: Readable): Promise<string> {
+// A replayed upload is held to the same limit as a stored one.
+async function sha256Of(
+  body: Readable,
+  maxBytes: number | undefined,
+): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of body) hash.update(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (maxBytes !== undefined && size > maxBytes) {
+      throw new ImportError(
+        ErrorCodes.PAYLOAD_TOO_LARGE,
+        `the file is larger than ${maxBytes} bytes`,
+        { details: { maxBytes } },
+      );
+    }
+    hash.update(chunk as Buffer);
+  }
   return hash.digest('hex');
 }
 
