@@ -86,7 +86,7 @@ function positiveInteger(
 export interface ExampleHost {
   importer: Importer;
   pool: pg.Pool;
-  /** Stops the adapters, then ends the pool. */
+  /** Stops the adapters, then ends the pool and its connections. */
   close(): Promise<void>;
 }
 
@@ -100,8 +100,13 @@ export async function createExampleHost(
   logger: Logger,
 ): Promise<ExampleHost> {
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
-  // An idle client that loses its server must not crash the process.
-  pool.on('error', (error) => logger.warn({ err: error }, 'pg pool error'));
+  // An idle client that loses its server must not crash the process. The
+  // error carries the whole pg client (`err.client`), kilobytes once
+  // logged: its code and message are what an operator needs.
+  pool.on('error', (error: Error & { code?: string }) => {
+    logger.warn({ code: error.code }, `pg pool error: ${error.message}`);
+  });
+  const closing = trackConnections(pool);
 
   try {
     const adapters = await createPgAdapters({ pool, logger });
@@ -145,11 +150,39 @@ export async function createExampleHost(
       async close() {
         if (queue !== adapters.queue) await queue.close();
         await adapters.close();
-        await pool.end();
+        await closing.end();
       },
     };
   } catch (error) {
-    await pool.end();
+    await closing.end();
     throw error;
   }
+}
+
+/**
+ * `pool.end()` resolves once it has asked its clients to end, before
+ * their connections have closed. A PostgreSQL stopped right after (the
+ * demo's embedded one) then terminates them (57P01, "terminating
+ * connection due to administrator command"), which the pool reports as
+ * an error. `end` here resolves when the last connection has closed.
+ */
+function trackConnections(pool: pg.Pool): { end(): Promise<void> } {
+  const open = new Set<pg.PoolClient>();
+  let lastClosed: (() => void) | undefined;
+  pool.on('connect', (client) => open.add(client));
+  pool.on('remove', (client) => {
+    open.delete(client);
+    if (open.size === 0) lastClosed?.();
+  });
+
+  return {
+    async end() {
+      const closed =
+        open.size === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => (lastClosed = resolve));
+      await pool.end();
+      await closed;
+    },
+  };
 }

@@ -323,17 +323,23 @@ function stopEverything(): Promise<void> {
 }
 
 async function stopInOrder(): Promise<void> {
-  // In the reverse order of starting: stop taking work, then the services.
-  await started.worker?.stop();
-  if (started.server) {
-    const server = started.server;
-    server.closeAllConnections();
-    await new Promise((done) => server.close(done));
-  }
-  await started.host?.close();
-  await started.embedded?.stop();
-  if (started.sampleDirectory) {
-    await rm(started.sampleDirectory, { recursive: true, force: true });
+  // In the reverse order of starting: stop taking work, then the pool and
+  // its connections (host.close waits until they are closed), and only
+  // then PostgreSQL, which would otherwise terminate them under the pool.
+  try {
+    await started.worker?.stop();
+    if (started.server) {
+      const server = started.server;
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
+    await started.host?.close();
+  } finally {
+    // Even when something above failed: no PostgreSQL is left running.
+    await started.embedded?.stop();
+    if (started.sampleDirectory) {
+      await rm(started.sampleDirectory, { recursive: true, force: true });
+    }
   }
 }
 
