@@ -15,16 +15,19 @@ import { resolveLoadPlan } from '../loader/load-plan.js';
 import { normalizeEncodingName } from '../readers/decode.js';
 import type { EngineContext } from './engine-context.js';
 import { fileKeyFor } from './file-key.js';
+import { checkReplay } from './idempotent-replay.js';
 import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
 
 /**
  * The enqueue side: store the bytes, create the record, enqueue the job,
  * and answer. No byte of the file is read here beyond storing it.
  *
- * Idempotency: a known key answers with its import, storing nothing; the
- * body is only hashed, to refuse a key reused for other bytes. Two requests racing with one key both store their bytes; the
- * status store's atomic create keeps one record, and the loser deletes
- * the bytes it stored.
+ * Idempotency: a known key answers with its import, storing nothing,
+ * when the request is the same (entity, format, options: see
+ * idempotent-replay.ts) and so are its bytes; the body is only hashed
+ * for that. Two requests racing with one key both store their bytes;
+ * the status store's atomic create keeps one record, and the loser
+ * deletes the bytes it stored.
  */
 export async function enqueueImport(
   engine: EngineContext,
@@ -49,7 +52,7 @@ export async function enqueueImport(
       idempotencyKey,
     );
     if (existing) {
-      sameRequest(existing, request);
+      checkReplay(existing, request, definition);
       // Read to its end (not destroyed, so an HTTP host can still answer)
       // and hashed: a key reused for other bytes is a client's mistake,
       // such as a corrected export sent under the first one's key.
@@ -113,7 +116,7 @@ export async function enqueueImport(
     });
   if (!created.created) {
     await engine.fileStore.delete(fileKey);
-    sameRequest(created.record, request);
+    checkReplay(created.record, request, definition);
     sameBytes(created.record, request, stored.checksum);
     return { record: created.record, created: false };
   }
@@ -198,7 +201,9 @@ function sameBytes(
   if (record.checksum !== checksum) {
     throw new ImportError(
       ErrorCodes.IDEMPOTENCY_CONFLICT,
-      `idempotency key "${request.idempotencyKey}" already names import ${record.id} of other bytes; send a new key for a new file`,
+      // The checksum is over the bytes as stored: a gzip body is other
+      // bytes than the same file sent plain, or compressed otherwise.
+      `idempotency key "${request.idempotencyKey}" already names import ${record.id} of other bytes (a gzip body is compared as sent, compressed); send a new key for a new file`,
       { details: { importId: record.id } },
     );
   }
@@ -223,17 +228,6 @@ async function sha256Of(
     hash.update(chunk as Buffer);
   }
   return hash.digest('hex');
-}
-
-/** A key reused for another entity or format is a client's mistake. */
-function sameRequest(record: ImportRecord, request: EnqueueRequest): void {
-  if (record.entity !== request.entity || record.format !== request.format) {
-    throw new ImportError(
-      ErrorCodes.IDEMPOTENCY_CONFLICT,
-      `idempotency key "${request.idempotencyKey}" already names an import of ${record.entity} (${record.format})`,
-      { details: { importId: record.id } },
-    );
-  }
 }
 
 function checkThresholds(load: ImportLoadOptions | undefined): void {

@@ -87,13 +87,19 @@ export const routes = {
       },
       200: {
         description:
-          'The Idempotency-Key named an earlier upload of this tenant: ' +
-          'its import, unchanged; the body sent now is discarded.',
+          'The Idempotency-Key named an earlier upload of this tenant, ' +
+          'the same request (entity, format, options, bytes): its ' +
+          'import, unchanged; the body sent now is discarded.',
         schema: importRecordSchema,
         headers: { Location: 'The earlier import.' },
       },
       400: badRequest,
       401: unauthorized,
+      409: problem(
+        'IDEMPOTENCY_CONFLICT: the Idempotency-Key names an earlier ' +
+          'upload of other bytes (compared as sent: gzipped is other), ' +
+          'another entity or format, or other read or load options.',
+      ),
       413: problem('The body exceeds the upload limit.'),
       422: problem('The entity is not one this host takes.'),
     },
