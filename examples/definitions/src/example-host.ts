@@ -51,6 +51,28 @@ export function readExampleConfig(
   };
 }
 
+/** sysexits' EX_CONFIG: the process was started with a bad setting. */
+export const configErrorExitCode = 78;
+
+/**
+ * `readExampleConfig` for a process's entry point: a setting that is
+ * missing or malformed is said in one line on stderr, prefixed with the
+ * program's name, and the process exits with EX_CONFIG. The message says
+ * what to set; a stack trace would only bury it.
+ */
+export function readExampleConfigOrExit(
+  program: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ExampleConfig {
+  try {
+    return readExampleConfig(env);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${program}: ${message}\n`);
+    process.exit(configErrorExitCode);
+  }
+}
+
 /** Uploads past this are refused unless ERP_IMPORT_MAX_UPLOAD_BYTES says. */
 export const defaultMaxUploadBytes = 2 * 1024 * 1024 * 1024;
 
