@@ -86,9 +86,13 @@ export function createImportRouter(
 
       // Refuse what can be refused before a byte is read.
       if (!importer.definitions.has(query.entity)) {
+        // GET /entities tells the caller as much: the answer may as well
+        // say which entities would do, in one line.
+        const known = importer.definitions.list().map((item) => item.entity);
         throw new ImportError(
           ErrorCodes.UNKNOWN_ENTITY,
-          `unknown entity "${query.entity}"`,
+          `unknown entity "${query.entity}"; this server takes ` +
+            (known.join(', ') || 'none'),
           { details: { entity: query.entity } },
         );
       }
