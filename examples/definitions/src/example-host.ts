@@ -59,6 +59,11 @@ export const configErrorExitCode = 78;
  * missing or malformed is said in one line on stderr, prefixed with the
  * program's name, and the process exits with EX_CONFIG. The message says
  * what to set; a stack trace would only bury it.
+ *
+ * TODO: a database that cannot be reached at start (a wrong host or
+ * port in DATABASE_URL) still ends with pg's stack trace; telling that
+ * apart from a fault of the example itself needs a look at each error
+ * code pg and pg-boss can throw while starting.
  */
 export function readExampleConfigOrExit(
   program: string,
