@@ -51,6 +51,33 @@ export function readExampleConfig(
   };
 }
 
+/** sysexits' EX_CONFIG: the process was started with a bad setting. */
+export const configErrorExitCode = 78;
+
+/**
+ * `readExampleConfig` for a process's entry point: a setting that is
+ * missing or malformed is said in one line on stderr, prefixed with the
+ * program's name, and the process exits with EX_CONFIG. The message says
+ * what to set; a stack trace would only bury it.
+ *
+ * TODO: a database that cannot be reached at start (a wrong host or
+ * port in DATABASE_URL) still ends with pg's stack trace; telling that
+ * apart from a fault of the example itself needs a look at each error
+ * code pg and pg-boss can throw while starting.
+ */
+export function readExampleConfigOrExit(
+  program: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ExampleConfig {
+  try {
+    return readExampleConfig(env);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${program}: ${message}\n`);
+    process.exit(configErrorExitCode);
+  }
+}
+
 /** Uploads past this are refused unless ERP_IMPORT_MAX_UPLOAD_BYTES says. */
 export const defaultMaxUploadBytes = 2 * 1024 * 1024 * 1024;
 
@@ -86,7 +113,7 @@ function positiveInteger(
 export interface ExampleHost {
   importer: Importer;
   pool: pg.Pool;
-  /** Stops the adapters, then ends the pool. */
+  /** Stops the adapters, then ends the pool and its connections. */
   close(): Promise<void>;
 }
 
@@ -100,8 +127,13 @@ export async function createExampleHost(
   logger: Logger,
 ): Promise<ExampleHost> {
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
-  // An idle client that loses its server must not crash the process.
-  pool.on('error', (error) => logger.warn({ err: error }, 'pg pool error'));
+  // An idle client that loses its server must not crash the process. The
+  // error carries the whole pg client (`err.client`), kilobytes once
+  // logged: its code and message are what an operator needs.
+  pool.on('error', (error: Error & { code?: string }) => {
+    logger.warn({ code: error.code }, `pg pool error: ${error.message}`);
+  });
+  const closing = trackConnections(pool);
 
   try {
     const adapters = await createPgAdapters({ pool, logger });
@@ -145,11 +177,39 @@ export async function createExampleHost(
       async close() {
         if (queue !== adapters.queue) await queue.close();
         await adapters.close();
-        await pool.end();
+        await closing.end();
       },
     };
   } catch (error) {
-    await pool.end();
+    await closing.end();
     throw error;
   }
+}
+
+/**
+ * `pool.end()` resolves once it has asked its clients to end, before
+ * their connections have closed. A PostgreSQL stopped right after (the
+ * demo's embedded one) then terminates them (57P01, "terminating
+ * connection due to administrator command"), which the pool reports as
+ * an error. `end` here resolves when the last connection has closed.
+ */
+function trackConnections(pool: pg.Pool): { end(): Promise<void> } {
+  const open = new Set<pg.PoolClient>();
+  let lastClosed: (() => void) | undefined;
+  pool.on('connect', (client) => open.add(client));
+  pool.on('remove', (client) => {
+    open.delete(client);
+    if (open.size === 0) lastClosed?.();
+  });
+
+  return {
+    async end() {
+      const closed =
+        open.size === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => (lastClosed = resolve));
+      await pool.end();
+      await closed;
+    },
+  };
 }

@@ -12,8 +12,10 @@ export {
 } from './json-xml-definitions.js';
 export type { Queryable } from './example-tables.js';
 export {
+  configErrorExitCode,
   createExampleHost,
   parseTokens,
   readExampleConfig,
+  readExampleConfigOrExit,
 } from './example-host.js';
 export type { ExampleConfig, ExampleHost } from './example-host.js';

@@ -11,6 +11,7 @@ import {
 import {
   createExampleHost,
   createExampleTables,
+  exampleDefinitions,
   type ExampleHost,
 } from '@erp-import/example-definitions';
 import express from 'express';
@@ -24,6 +25,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import {
   createClient,
+  ErpImportApiError,
+  ErpImportNetworkError,
   type NodeErpImportClient,
 } from '@erp-import/sdk-client/node';
 import { writeSampleFiles, type SampleFile } from './sample-files.js';
@@ -70,6 +73,15 @@ if (userFile !== undefined && !isFile(userFile)) {
       `current directory, ${process.cwd()}).`,
   );
   process.exit(1);
+}
+
+// The same for an entity the demo's server does not take.
+const entities = exampleDefinitions.map((definition) => definition.entity);
+if (values.entity !== undefined && !entities.includes(values.entity)) {
+  console.error(
+    `Unknown entity "${values.entity}"; the demo takes ${entities.join(', ')}.`,
+  );
+  process.exit(2);
 }
 
 const tenantToken = 'demo-token';
@@ -323,17 +335,23 @@ function stopEverything(): Promise<void> {
 }
 
 async function stopInOrder(): Promise<void> {
-  // In the reverse order of starting: stop taking work, then the services.
-  await started.worker?.stop();
-  if (started.server) {
-    const server = started.server;
-    server.closeAllConnections();
-    await new Promise((done) => server.close(done));
-  }
-  await started.host?.close();
-  await started.embedded?.stop();
-  if (started.sampleDirectory) {
-    await rm(started.sampleDirectory, { recursive: true, force: true });
+  // In the reverse order of starting: stop taking work, then the pool and
+  // its connections (host.close waits until they are closed), and only
+  // then PostgreSQL, which would otherwise terminate them under the pool.
+  try {
+    await started.worker?.stop();
+    if (started.server) {
+      const server = started.server;
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
+    await started.host?.close();
+  } finally {
+    // Even when something above failed: no PostgreSQL is left running.
+    await started.embedded?.stop();
+    if (started.sampleDirectory) {
+      await rm(started.sampleDirectory, { recursive: true, force: true });
+    }
   }
 }
 
@@ -369,7 +387,12 @@ let failed = false;
 try {
   failed = !(await run());
 } catch (error) {
-  console.error('\nThe demo failed:', error);
+  // The server's refusal or a lost connection is said in one line; only
+  // a fault of the demo itself is worth its stack.
+  const known =
+    error instanceof ErpImportApiError ||
+    error instanceof ErpImportNetworkError;
+  console.error('\nThe demo failed:', known ? error.message : error);
   failed = true;
 } finally {
   await stopEverything();

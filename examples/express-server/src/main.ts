@@ -1,7 +1,7 @@
 import {
   createExampleHost,
   createExampleTables,
-  readExampleConfig,
+  readExampleConfigOrExit,
 } from '@erp-import/example-definitions';
 import { once } from 'node:events';
 import { pino } from 'pino';
@@ -14,7 +14,7 @@ const logger = pino({
   name: 'erp-import-server',
   level: process.env.LOG_LEVEL ?? 'info',
 });
-const config = readExampleConfig();
+const config = readExampleConfigOrExit('erp-import-server');
 if (config.tokens.size === 0) {
   logger.warn('ERP_IMPORT_TOKENS is empty: every request will get 401');
 }

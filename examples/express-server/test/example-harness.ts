@@ -51,24 +51,31 @@ export interface RunningExample {
   close(): Promise<void>;
 }
 
+export interface ExampleOptions {
+  /** As ERP_IMPORT_MAX_UPLOAD_BYTES sets it; no limit by default. */
+  maxUploadBytes?: number;
+}
+
 export async function startExample(
   databaseUrl: string,
   queue: { kind: 'pg' } | { kind: 'redis'; url: string } = { kind: 'pg' },
+  options: ExampleOptions = {},
 ): Promise<RunningExample> {
+  const { maxUploadBytes } = options;
   const host = await createExampleHost(
     {
       databaseUrl,
       queue: queue.kind,
       redisUrl: queue.kind === 'redis' ? queue.url : undefined,
-      maxUploadBytes: undefined,
+      maxUploadBytes,
     },
     silentLogger,
   );
   await createExampleTables(host.pool);
-  const server: Server = createExampleApp(host.importer, { tokens }).listen(
-    0,
-    '127.0.0.1',
-  );
+  const server: Server = createExampleApp(host.importer, {
+    tokens,
+    ...(maxUploadBytes !== undefined && { maxUploadBytes }),
+  }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   let worker: ImportWorker | undefined = await host.importer.startWorker({
     concurrency: 2,

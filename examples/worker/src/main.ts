@@ -1,7 +1,7 @@
 import {
   createExampleHost,
   createExampleTables,
-  readExampleConfig,
+  readExampleConfigOrExit,
 } from '@erp-import/example-definitions';
 import { pino } from 'pino';
 
@@ -13,7 +13,7 @@ const logger = pino({
   name: 'erp-import-worker',
   level: process.env.LOG_LEVEL ?? 'info',
 });
-const config = readExampleConfig();
+const config = readExampleConfigOrExit('erp-import-worker');
 
 const host = await createExampleHost(config, logger);
 await createExampleTables(host.pool);

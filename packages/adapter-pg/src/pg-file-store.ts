@@ -149,6 +149,10 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
 
   return {
     async put(key, body, putOptions = {}) {
+      // The body may fail while the file row is made, before anything
+      // reads it: its error then waits on the stream instead of killing
+      // the process, and reading it rejects with it.
+      body.on('error', () => undefined);
       let fileId: string;
       try {
         // Keys are kept in the stored form (storable-text.ts), as the

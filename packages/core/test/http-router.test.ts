@@ -202,7 +202,15 @@ describe('POST /imports', () => {
 
   it('answers an unknown entity with 422', async () => {
     const response = await upload('x\n', 'entity=planets');
-    await expectProblem(response, 422, ErrorCodes.UNKNOWN_ENTITY);
+    const problem = await expectProblem(
+      response,
+      422,
+      ErrorCodes.UNKNOWN_ENTITY,
+    );
+    // One line that says which entities would do.
+    expect(problem.detail).toBe(
+      'unknown entity "planets"; this server takes customers',
+    );
   });
 
   it('answers a missing entity or a bad format with 400 and the issues', async () => {

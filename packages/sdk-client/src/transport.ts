@@ -185,6 +185,10 @@ export function createTransport(options: TransportOptions): Transport {
 
     let bytesSent = 0;
     let stream = counted(upload.source.open(), {
+      // A server may answer before the body's end (a 413 past its limit)
+      // and read on so that the answer arrives whole; once it is in, the
+      // rest is not worth sending.
+      isOver: () => attempt.over,
       onChunk(size) {
         bytesSent += size;
         // An upload that moves is not idle: its timeout starts again.
@@ -265,6 +269,8 @@ class Attempt {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #keepSignal = false;
   timedOut = false;
+  /** The answer came, or the attempt failed: nothing more is sent. */
+  over = false;
 
   constructor(caller: AbortSignal | undefined, timeoutMs: number) {
     this.#caller = caller;
@@ -278,6 +284,7 @@ class Attempt {
   }
 
   touch(): void {
+    if (this.over) return;
     if (this.#timeoutMs <= 0 || !Number.isFinite(this.#timeoutMs)) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
@@ -297,6 +304,7 @@ class Attempt {
   }
 
   dispose(): void {
+    this.over = true;
     this.stopTimer();
     if (!this.#keepSignal) {
       this.#caller?.removeEventListener('abort', this.#onCallerAbort);
@@ -329,15 +337,27 @@ async function headersOf(
   };
 }
 
-/** Counts the chunks fetch pulls; a failing source is reported apart. */
+/**
+ * Counts the chunks fetch pulls; a failing source is reported apart. An
+ * attempt that is over (its answer came) stops the body.
+ */
 function counted(
   source: ReadableStream<Uint8Array>,
-  hooks: { onChunk(size: number): void; onError(error: unknown): void },
+  hooks: {
+    isOver(): boolean;
+    onChunk(size: number): void;
+    onError(error: unknown): void;
+  },
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        if (hooks.isOver()) {
+          await reader.cancel().catch(() => undefined);
+          controller.error(new Error('the server answered before the end'));
+          return;
+        }
         let next: ReadableStreamReadResult<Uint8Array>;
         try {
           next = await reader.read();

@@ -15,6 +15,7 @@ import { resolveLoadPlan } from '../loader/load-plan.js';
 import { normalizeEncodingName } from '../readers/decode.js';
 import type { EngineContext } from './engine-context.js';
 import { fileKeyFor } from './file-key.js';
+import { checkReplay } from './idempotent-replay.js';
 import { jobOf, requeueLostJobs } from './lost-jobs.js';
 import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
 
@@ -22,10 +23,12 @@ import type { EnqueueRequest, EnqueueResult } from './importer-types.js';
  * The enqueue side: store the bytes, create the record, enqueue the job,
  * and answer. No byte of the file is read here beyond storing it.
  *
- * Idempotency: a known key answers with its import, storing nothing; the
- * body is only hashed, to refuse a key reused for other bytes. Two requests racing with one key both store their bytes; the
- * status store's atomic create keeps one record, and the loser deletes
- * the bytes it stored.
+ * Idempotency: a known key answers with its import, storing nothing,
+ * when the request is the same (entity, format, options: see
+ * idempotent-replay.ts) and so are its bytes; the body is only hashed
+ * for that. Two requests racing with one key both store their bytes;
+ * the status store's atomic create keeps one record, and the loser
+ * deletes the bytes it stored.
  */
 export async function enqueueImport(
   engine: EngineContext,
@@ -39,17 +42,26 @@ export async function enqueueImport(
   resolveLoadPlan(definition, request.load);
   checkThresholds(request.load);
 
+  // The body may fail (its client gone, a limit passed) while the key is
+  // looked up, before anything reads it: its error then waits on the
+  // stream instead of killing the process, and reading it rejects.
+  request.body.on('error', () => undefined);
+
   if (idempotencyKey !== undefined) {
     const existing = await engine.statusStore.getByIdempotencyKey?.(
       tenant,
       idempotencyKey,
     );
     if (existing) {
-      sameRequest(existing, request);
+      checkReplay(existing, request, definition);
       // Read to its end (not destroyed, so an HTTP host can still answer)
       // and hashed: a key reused for other bytes is a client's mistake,
       // such as a corrected export sent under the first one's key.
-      sameBytes(existing, request, await sha256Of(request.body));
+      sameBytes(
+        existing,
+        request,
+        await sha256Of(request.body, engine.maxUploadBytes),
+      );
       return { record: await resumeIfLost(engine, existing), created: false };
     }
   }
@@ -105,7 +117,7 @@ export async function enqueueImport(
     });
   if (!created.created) {
     await engine.fileStore.delete(fileKey);
-    sameRequest(created.record, request);
+    checkReplay(created.record, request, definition);
     sameBytes(created.record, request, stored.checksum);
     return { record: created.record, created: false };
   }
@@ -210,27 +222,33 @@ function sameBytes(
   if (record.checksum !== checksum) {
     throw new ImportError(
       ErrorCodes.IDEMPOTENCY_CONFLICT,
-      `idempotency key "${request.idempotencyKey}" already names import ${record.id} of other bytes; send a new key for a new file`,
+      // The checksum is over the bytes as stored: a gzip body is other
+      // bytes than the same file sent plain, or compressed otherwise.
+      `idempotency key "${request.idempotencyKey}" already names import ${record.id} of other bytes (a gzip body is compared as sent, compressed); send a new key for a new file`,
       { details: { importId: record.id } },
     );
   }
 }
 
-async function sha256Of(body: Readable): Promise<string> {
+// A replayed upload is held to the same limit as a stored one.
+async function sha256Of(
+  body: Readable,
+  maxBytes: number | undefined,
+): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of body) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** A key reused for another entity or format is a client's mistake. */
-function sameRequest(record: ImportRecord, request: EnqueueRequest): void {
-  if (record.entity !== request.entity || record.format !== request.format) {
-    throw new ImportError(
-      ErrorCodes.IDEMPOTENCY_CONFLICT,
-      `idempotency key "${request.idempotencyKey}" already names an import of ${record.entity} (${record.format})`,
-      { details: { importId: record.id } },
-    );
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (maxBytes !== undefined && size > maxBytes) {
+      throw new ImportError(
+        ErrorCodes.PAYLOAD_TOO_LARGE,
+        `the file is larger than ${maxBytes} bytes`,
+        { details: { maxBytes } },
+      );
+    }
+    hash.update(chunk as Buffer);
   }
+  return hash.digest('hex');
 }
 
 function checkThresholds(load: ImportLoadOptions | undefined): void {

@@ -15,7 +15,10 @@ const header = [
 /**
  * An import's error log as CSV text (RFC 4180: CRLF line ends, every
  * field quoted when it holds a quote, a delimiter or a line break), one
- * chunk per page so a large log is never held whole.
+ * chunk per page so a large log is never held whole. It is the audit
+ * file people open in a spreadsheet, so no cell can start a formula (see
+ * `csvField`); the fix file (fix-file.ts) is the one that keeps the
+ * sender's values byte for byte, for upload again.
  */
 export async function* errorLogCsv(
   errorLog: ErrorLog,
@@ -55,8 +58,15 @@ function csvLine(fields: readonly string[]): string {
   return `${fields.map(csvField).join(',')}\r\n`;
 }
 
-// Fields a spreadsheet would run as a formula are not altered: the file
-// is data for audit, and altering values would misreport the input.
+// A spreadsheet runs a cell that begins with = + - or @ (or a tab or a
+// carriage return before one) as a formula: `=HYPERLINK("http://...")`
+// in an export would turn into a live link in the auditor's sheet. Such
+// a cell gets a leading single quote, OWASP's rule for CSV injection,
+// which spreadsheets show as text; `-5` then reads `'-5`, the price of
+// the rule.
+const formulaStart = /^[=+\-@\t\r]/;
+
 function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  const safe = formulaStart.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }

@@ -5,7 +5,6 @@ import express, {
   type Response,
   type Router,
 } from 'express';
-import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Importer } from '../engine/importer-types.js';
 import {
@@ -26,7 +25,7 @@ import {
   type Problem,
 } from './schemas.js';
 import type { ImportLoadOptions } from '../ports/import-record.js';
-import { limitUpload } from './upload-limit.js';
+import { isAbortedUpload, uploadBody } from './upload-body.js';
 
 /**
  * The HTTP API of the route table as an Express router. Every route but
@@ -87,9 +86,13 @@ export function createImportRouter(
 
       // Refuse what can be refused before a byte is read.
       if (!importer.definitions.has(query.entity)) {
+        // GET /entities tells the caller as much: the answer may as well
+        // say which entities would do, in one line.
+        const known = importer.definitions.list().map((item) => item.entity);
         throw new ImportError(
           ErrorCodes.UNKNOWN_ENTITY,
-          `unknown entity "${query.entity}"`,
+          `unknown entity "${query.entity}"; this server takes ` +
+            (known.join(', ') || 'none'),
           { details: { entity: query.entity } },
         );
       }
@@ -108,8 +111,7 @@ export function createImportRouter(
       // TODO: a multipart/form-data body is stored as it comes, boundaries
       // and all; taking the file part out needs a streaming multipart
       // parser, and desktop clients send the raw file.
-      const body: Readable =
-        max === undefined ? request : limitUpload(request, max);
+      const body = uploadBody(request, max);
       const fileName = query.fileName ?? fileNameOf(request);
       const compression =
         headers['content-encoding'] === 'gzip' ? ('gzip' as const) : undefined;
@@ -407,6 +409,29 @@ function sendProblem(response: Response, problem: Problem): void {
     .send(JSON.stringify(problem));
 }
 
+// How long a refused upload's client may go on sending before the
+// connection is cut: enough for it to read the answer and stop.
+const lingerMs = 5_000;
+
+/**
+ * An upload refused before its end (413 past the limit, a conflict, an
+ * unknown entity): the client is still sending. Closing at once would
+ * reset the connection under the answer (bytes the server never read make
+ * its kernel send RST, and the client may lose the 413 it was about to
+ * read), so the rest is read and dropped for a while, as web servers do
+ * on a lingering close. A body that ends in time leaves the connection
+ * usable; one that goes on is cut.
+ */
+function dropRestOfBody(request: Request): void {
+  request.unpipe();
+  request.resume();
+  const timer = setTimeout(() => request.socket.destroy(), lingerMs);
+  timer.unref();
+  const done = () => clearTimeout(timer);
+  request.once('end', done);
+  request.once('close', done);
+}
+
 function problemHandler(logger: Logger) {
   return (
     thrown: unknown,
@@ -416,6 +441,21 @@ function problemHandler(logger: Logger) {
     _next: NextFunction,
   ): void => {
     const error = toImportError(thrown);
+    if (isAbortedUpload(error)) {
+      // The client went away mid-upload: nobody is left to answer, and
+      // nothing of the body was kept.
+      logger.info(
+        {
+          method: request.method,
+          path: request.originalUrl,
+          bytesReceived: error.details.bytesReceived,
+        },
+        error.message,
+      );
+      response.destroy();
+      return;
+    }
+
     const status = statusForCode(error.code);
     if (status >= 500) {
       logger.error(
@@ -433,9 +473,7 @@ function problemHandler(logger: Logger) {
       return;
     }
 
-    // An upload refused before its end: the rest of the body is not worth
-    // reading, so the connection closes after the answer.
-    if (!request.complete) response.setHeader('Connection', 'close');
+    if (!request.complete) dropRestOfBody(request);
 
     const issues = error.details.issues as Problem['issues'];
     sendProblem(

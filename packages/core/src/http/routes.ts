@@ -87,13 +87,19 @@ export const routes = {
       },
       200: {
         description:
-          'The Idempotency-Key named an earlier upload of this tenant: ' +
-          'its import, unchanged; the body sent now is discarded.',
+          'The Idempotency-Key named an earlier upload of this tenant, ' +
+          'the same request (entity, format, options, bytes): its ' +
+          'import, unchanged; the body sent now is discarded.',
         schema: importRecordSchema,
         headers: { Location: 'The earlier import.' },
       },
       400: badRequest,
       401: unauthorized,
+      409: problem(
+        'IDEMPOTENCY_CONFLICT: the Idempotency-Key names an earlier ' +
+          'upload of other bytes (compared as sent: gzipped is other), ' +
+          'another entity or format, or other read or load options.',
+      ),
       413: problem('The body exceeds the upload limit.'),
       422: problem('The entity is not one this host takes.'),
     },
@@ -136,14 +142,17 @@ export const routes = {
       200: {
         description:
           'One page as JSON; with `format=csv` or `Accept: text/csv`, ' +
-          'every entry as CSV, streamed; with `format=original`, the fix ' +
+          "every entry as CSV, streamed, with a `'` before any cell " +
+          'that would start a spreadsheet formula (`=`, `+`, `-`, `@`, ' +
+          'a tab or a carriage return); with `format=original`, the fix ' +
           "file: the rejected records in the upload's own format and " +
           'encoding (the `charset` says which), streamed, ready to ' +
           'correct and upload again. CSV: its delimiter and column ' +
           'order, plus `_line`, `_column`, `_code` and `_message`; JSON ' +
           'and NDJSON: each record with an `_errors` member, at the same ' +
           '`records.jsonPath`; XML: the record elements under the same ' +
-          'root and ancestors, each after a comment listing its errors.',
+          'root and ancestors, each after a comment listing its errors. ' +
+          "The fix file keeps the sender's values unescaped.",
         schema: errorPageSchema,
         // A JSON or NDJSON fix file is not an error page; the schema
         // describes the page.

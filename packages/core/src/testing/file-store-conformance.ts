@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileStore } from '../ports/file-store.js';
 import { awkwardText } from './awkward-text.js';
@@ -106,6 +106,20 @@ export function describeFileStoreConformance(
       await expect(
         fileStore.put(k, failingStream([Buffer.from('half a file')])),
       ).rejects.toThrow('the upload broke');
+      await expect(fileStore.open(k)).rejects.toMatchObject({
+        code: 'FILE_MISSING',
+      });
+    });
+
+    it('stores nothing from a stream that fails before it is read', async () => {
+      // An upload whose client goes away while the store is still making
+      // its folder or row: the error must reach put, not the process.
+      const k = key();
+      const body = new PassThrough();
+      const stored = fileStore.put(k, body);
+      body.destroy(new Error('the client went away'));
+
+      await expect(stored).rejects.toThrow('the client went away');
       await expect(fileStore.open(k)).rejects.toMatchObject({
         code: 'FILE_MISSING',
       });

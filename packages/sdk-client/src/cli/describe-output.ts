@@ -46,12 +46,22 @@ export function describeRowIssue(issue: RowIssueBody): string {
       : `record ${position.recordNumber}` +
         (position.path !== undefined ? ` (${position.path})` : '');
   const column = issue.column !== undefined ? `, ${issue.column}` : '';
-  const value =
+  // The engine's messages mostly name their column and quote the value
+  // already (`customer_id: "..." has 15 characters`): the column is said
+  // once, before the code, and the value only when the message lacks it.
+  const prefix = issue.column !== undefined ? `${issue.column}: ` : undefined;
+  const message =
+    prefix !== undefined && issue.message.startsWith(prefix)
+      ? issue.message.slice(prefix.length)
+      : issue.message;
+  const quoted =
     issue.rawValue !== undefined && issue.rawValue !== null
-      ? ` [${JSON.stringify(issue.rawValue)}]`
-      : '';
+      ? JSON.stringify(issue.rawValue)
+      : undefined;
+  const value =
+    quoted !== undefined && !message.includes(quoted) ? ` [${quoted}]` : '';
   const severity = issue.severity === 'warning' ? ' (warning)' : '';
-  const why = `${issue.code}${severity}: ${issue.message}`;
+  const why = `${issue.code}${severity}: ${message}`;
   return `${where}${column}: ${why}${value}\n`;
 }
 

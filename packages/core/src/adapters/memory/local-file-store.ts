@@ -49,6 +49,10 @@ export function createLocalFileStore(
 
   return {
     async put(key, body, putOptions = {}) {
+      // The body may fail while the folders are made, before pipeline
+      // listens: its error then waits on the stream instead of killing
+      // the process, and pipeline rejects with it.
+      body.on('error', () => undefined);
       const target = pathOf(key);
       await mkdir(temporary, { recursive: true });
       await mkdir(path.dirname(target), { recursive: true });
