@@ -14,6 +14,7 @@ import {
   type QueueCapabilities,
   type QueueConsumer,
 } from '@erp-import/core';
+import { createJobSignal } from './job-signal.js';
 import { inTransaction, type PgPool, type PgQueryable } from './pg-types.js';
 import { queueSql } from './queue-sql.js';
 import { defaultSchema, quoteSchema } from './schema-name.js';
@@ -131,6 +132,26 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
 
   const consumers = new Set<LocalConsumer>();
   let closed = false;
+  const wakeConsumers = () => {
+    for (const consumer of consumers) {
+      for (const wake of [...consumer.wake]) wake();
+    }
+  };
+  // Idle workers of other processes hear of a ready job at once; the
+  // poll is what remains when a notification is lost.
+  const signal = createJobSignal({
+    pool,
+    channel: `${bossSchema}_jobs`,
+    logger,
+    retryMs: pollSeconds * 1000,
+  });
+  const signalReady = async () => {
+    try {
+      await signal.notify();
+    } catch (error) {
+      logger.warn({ err: error }, 'could not notify the workers of a job');
+    }
+  };
 
   async function fetchNext(): Promise<FetchedRow | undefined> {
     try {
@@ -169,7 +190,10 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
         { jobId: row.id, importId: row.data.importId },
         'the job was taken back before it settled; another worker has it',
       );
+      return;
     }
+    // The next job of its ordering key may be taken now.
+    await signalReady();
   }
 
   async function runJob(row: FetchedRow, handler: JobHandler): Promise<void> {
@@ -325,10 +349,10 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
           { details: { importId: job.importId } },
         );
       }
-      // Workers of this process need not wait for their next poll.
-      for (const consumer of consumers) {
-        for (const wake of [...consumer.wake]) wake();
-      }
+      // Workers of this process need not wait for their next poll, nor
+      // those of others.
+      wakeConsumers();
+      await signalReady();
     },
 
     async findHeldJobs(jobs) {
@@ -354,6 +378,7 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
         throw new ImportError(ErrorCodes.QUEUE_ERROR, 'the queue is closed');
       }
       const concurrency = Math.max(1, Math.floor(consumeOptions.concurrency));
+      await signal.listen(wakeConsumers);
       return startConsumer(handler, concurrency);
     },
 
@@ -363,6 +388,7 @@ export async function createPgQueue(options: PgQueueOptions): Promise<PgQueue> {
       // Running jobs finish first; their signals are not aborted, since an
       // aborted import would only run again on another worker.
       await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      await signal.stop();
       await boss.stop({ graceful: false, close: false });
     },
   };
