@@ -19,7 +19,7 @@ import {
   type PublicImportRecord,
 } from '../src/index.js';
 import {
-  orderLineColumns,
+  jsonOrdersDefinition,
   recreateOrderTables,
   storedLines,
 } from './order-lines-fixtures.js';
@@ -71,24 +71,7 @@ const xmlOrders = {
   ],
 } satisfies ImportDefinitionInput;
 
-const jsonOrders = {
-  entity: 'json_orders',
-  table: 'orders',
-  key: ['order_number'],
-  columns: [
-    { name: 'order_number', type: 'text', path: 'number' },
-    { name: 'customer_code', type: 'text', path: 'customer', nullable: false },
-  ],
-  children: [
-    {
-      entity: 'json_order_lines',
-      table: 'order_lines',
-      path: 'details',
-      key: ['order_number', 'line_no'],
-      columns: [...orderLineColumns],
-    },
-  ],
-} satisfies ImportDefinitionInput;
+const jsonOrders = jsonOrdersDefinition();
 
 const NFE = 'http://www.portalfiscal.inf.br/nfe';
 const invoices = {

@@ -1,14 +1,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import type { ImportDefinitionInput } from '../src/index.js';
 import {
   startEngineHarness,
   type EngineHarness,
 } from './engine-import-harness.js';
 import {
   issuePlaces,
-  orderLineColumns,
+  jsonOrdersDefinition,
   recreateOrderTables,
   storedLines,
   xmlOrdersDefinition,
@@ -22,24 +21,7 @@ import {
 
 const xmlOrders = xmlOrdersDefinition('xml_orders', 'xml_order_lines');
 
-const jsonOrders: ImportDefinitionInput = {
-  entity: 'json_orders',
-  table: 'orders',
-  key: ['order_number'],
-  columns: [
-    { name: 'order_number', type: 'text', path: 'number' },
-    { name: 'customer_code', type: 'text', path: 'customer', nullable: false },
-  ],
-  children: [
-    {
-      entity: 'json_order_lines',
-      table: 'order_lines',
-      path: 'details',
-      key: ['order_number', 'line_no'],
-      columns: [...orderLineColumns],
-    },
-  ],
-};
+const jsonOrders = jsonOrdersDefinition();
 
 const database = useTestDatabase('nested_parent_rejected');
 let pool: pg.Pool;

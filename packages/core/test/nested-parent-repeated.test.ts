@@ -1,13 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
-import type { ImportDefinitionInput } from '../src/index.js';
 import {
   startEngineHarness,
   type EngineHarness,
 } from './engine-import-harness.js';
 import {
-  orderLineColumns,
+  jsonOrdersDefinition,
   recreateOrderTables,
   storedLines,
   storedOrders,
@@ -18,24 +17,7 @@ import {
 // its last occurrence, and that occurrence's children alone. The lines of
 // the superseded occurrence must not be mixed into the winner's.
 
-const jsonOrders: ImportDefinitionInput = {
-  entity: 'orders',
-  table: 'orders',
-  key: ['order_number'],
-  columns: [
-    { name: 'order_number', type: 'text', path: 'number' },
-    { name: 'customer_code', type: 'text', path: 'customer', nullable: false },
-  ],
-  children: [
-    {
-      entity: 'order_lines',
-      table: 'order_lines',
-      path: 'details',
-      key: ['order_number', 'line_no'],
-      columns: [...orderLineColumns],
-    },
-  ],
-};
+const jsonOrders = jsonOrdersDefinition('orders', 'order_lines');
 
 const database = useTestDatabase('nested_parent_repeated');
 let pool: pg.Pool;

@@ -51,6 +51,36 @@ export function xmlOrdersDefinition(
   };
 }
 
+/** The same orders and lines in JSON: `details` holds an order's lines. */
+export function jsonOrdersDefinition(
+  entity = 'json_orders',
+  lineEntity = 'json_order_lines',
+): ImportDefinitionInput {
+  return {
+    entity,
+    table: 'orders',
+    key: ['order_number'],
+    columns: [
+      { name: 'order_number', type: 'text', path: 'number' },
+      {
+        name: 'customer_code',
+        type: 'text',
+        path: 'customer',
+        nullable: false,
+      },
+    ],
+    children: [
+      {
+        entity: lineEntity,
+        table: 'order_lines',
+        path: 'details',
+        key: ['order_number', 'line_no'],
+        columns: [...orderLineColumns],
+      },
+    ],
+  };
+}
+
 /**
  * Drops and creates the orders and order_lines tables (those of case 11),
  * the lines referencing their order when asked.
