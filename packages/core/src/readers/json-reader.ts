@@ -7,6 +7,11 @@ import type {
 import { parseJsonPath, valueAtJsonPath } from '../definitions/record-paths.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { RecordPosition } from '../ports/error-log.js';
+import {
+  describeChars,
+  documentLimitsOf,
+  type DocumentLimits,
+} from './document-limits.js';
 import { documentReader, documentText } from './document-text.js';
 import {
   childrenOf,
@@ -38,6 +43,10 @@ import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
  * Child records (`children`) follow their parent, numbered per entity,
  * with the parent's line and a path such as `$[3].details[1]`.
  *
+ * A record, any value outside the records and the nesting depth are
+ * limited (document-limits.ts); past a limit the file fails with
+ * MALFORMED_FILE.
+ *
  * TODO: `unknownFields: 'fail'` is not applied to JSON keys yet (nested
  * paths make "unknown" a per-path question); unmapped keys are ignored.
  */
@@ -47,6 +56,8 @@ export interface JsonReaderOptions {
   /** The declared encoding; JSON is otherwise UTF-8 or UTF-16 by BOM. */
   encoding?: string;
   format: 'json' | 'ndjson';
+  /** Overrides the limits on records and depth. */
+  limits?: Partial<DocumentLimits>;
 }
 
 /** A JSON number, kept as the digits it was written with. */
@@ -92,6 +103,7 @@ export function createJsonReader(
         format,
         recordsPath:
           recordsPath === undefined ? [] : parseJsonPath(recordsPath),
+        limits: documentLimitsOf(options.limits),
         onRecord: (value, index, line) => mapper(value, index, line),
       }),
   );
@@ -137,6 +149,7 @@ export function readJsonRecordTokens(
       options.recordsPath === undefined
         ? []
         : parseJsonPath(options.recordsPath),
+    limits: documentLimitsOf(undefined),
     captureTokens: options.wanted,
     onRecord: (_value, index, line, tokens) => {
       if (tokens !== undefined) found.push({ index, line, tokens });
@@ -171,6 +184,7 @@ interface OuterFrame {
 interface WalkerOptions {
   format: 'json' | 'ndjson';
   recordsPath: string[];
+  limits: DocumentLimits;
   onRecord: (
     value: JsonValue,
     index: number,
@@ -190,6 +204,10 @@ export type JsonContainerStep =
  * the containers on the way are tracked, to find the records' array),
  * and inside one record (its value is assembled). Text is fed line by
  * line so a failure names its line.
+ *
+ * Sizes are counted in characters fed: a record from the slice it
+ * started in, text outside the records from the last slice that
+ * completed a token (the tokenizer holds an unfinished string whole).
  */
 class DocumentWalker {
   private readonly tokenize;
@@ -204,17 +222,31 @@ class DocumentWalker {
   private recordLine = 0;
   private line = 1;
   private sawText = false;
+  private fed = 0;
+  private sliceStart = 0;
+  private sinceToken = 0;
+  private recordStart = 0;
+  /** Values the current record may still take. */
+  private valuesLeft = 0;
+  /** The key or string being gathered from its chunks. */
+  private readonly text: TextChunks;
   /** The current record's tokens, when they are captured. */
   private captured: Token[] | undefined;
   /** The containers around the records' array, once it is found. */
   recordsContainer: JsonContainerStep[] | undefined;
 
   constructor(private readonly options: WalkerOptions) {
+    // Strings and keys come in chunks, gathered here: packed by the
+    // tokenizer, each escape would cost a string of its own until the
+    // end of the value (40 bytes for the 2 characters of `\\`).
     this.tokenize = jsonParser({
-      packValues: true,
-      streamValues: false,
+      packKeys: false,
+      packStrings: false,
+      packNumbers: true,
+      streamNumbers: false,
       jsonStreaming: options.format === 'ndjson',
     });
+    this.text = new TextChunks(options.limits.maxRecordChars);
   }
 
   /** Feeds text; returns the failure that stopped the document, if any. */
@@ -267,6 +299,8 @@ class DocumentWalker {
 
   private feed(slice: string | undefined): void {
     if (!this.sawText && slice !== undefined) this.sawText = /\S/.test(slice);
+    this.sliceStart = this.fed;
+    this.fed += slice?.length ?? 0;
     let tokens: Token[];
     try {
       const result =
@@ -275,7 +309,83 @@ class DocumentWalker {
     } catch (error) {
       throw this.malformed(error);
     }
-    for (const token of tokens) this.onToken(token);
+    // Keys and strings are gathered whole, into the tokens they make.
+    for (const token of tokens) {
+      switch (token.name) {
+        case 'startKey':
+        case 'startString':
+          break;
+        case 'stringChunk':
+          if (!this.text.add(token.value)) throw this.tooLong();
+          break;
+        case 'endKey':
+          this.onToken({ name: 'keyValue', value: this.text.take() });
+          break;
+        case 'endString':
+          this.onToken({ name: 'stringValue', value: this.text.take() });
+          break;
+        default:
+          this.onToken(token);
+      }
+    }
+    this.checkHeld(tokens.length > 0);
+  }
+
+  private tooLong(): ImportError {
+    const limit = this.options.limits.maxRecordChars;
+    if (this.assembly.length > 0) {
+      return this.tooLarge(`more than ${describeChars(limit)} of JSON`, {
+        maxRecordChars: limit,
+      });
+    }
+    return new ImportError(
+      ErrorCodes.MALFORMED_FILE,
+      `a value running past line ${this.line} is longer than ` +
+        `${describeChars(limit)}, the most one value may hold`,
+      { details: { line: this.line, maxRecordChars: limit } },
+    );
+  }
+
+  /** Neither a record nor a token outside one may pass the limit. */
+  private checkHeld(sawTokens: boolean): void {
+    const limit = this.options.limits.maxRecordChars;
+    if (this.assembly.length > 0) {
+      if (this.fed - this.recordStart > limit) {
+        throw this.tooLarge(`more than ${describeChars(limit)} of JSON`, {
+          maxRecordChars: limit,
+        });
+      }
+      return;
+    }
+    // A number the tokenizer gathers alone, or a record that is one.
+    if (sawTokens) {
+      this.sinceToken = this.fed;
+    } else if (this.fed - this.sinceToken > limit) {
+      throw this.tooLong();
+    }
+  }
+
+  private tooLarge(what: string, limit: Record<string, number>): ImportError {
+    const recordNumber = this.recordIndex + 1;
+    return new ImportError(
+      ErrorCodes.MALFORMED_FILE,
+      `record ${recordNumber} (line ${this.recordLine}) holds ${what}, ` +
+        'more than one record may hold',
+      { details: { recordNumber, line: this.recordLine, ...limit } },
+    );
+  }
+
+  // Checked as a container opens, the records' containers counted.
+  private checkDepth(): void {
+    const depth = this.outer.length + this.assembly.length + 1;
+    const limit = this.options.limits.maxDepth;
+    if (depth > limit) {
+      throw new ImportError(
+        ErrorCodes.MALFORMED_FILE,
+        `values nest deeper than ${limit} levels at line ${this.line}`,
+        { details: { line: this.line, maxDepth: limit } },
+      );
+    }
   }
 
   private malformed(error: unknown): ImportError {
@@ -333,6 +443,8 @@ class DocumentWalker {
         : parent !== undefined && this.outer.length - 1 === this.recordArray;
     if (isRecord) {
       this.recordLine = this.line;
+      this.recordStart = this.sliceStart;
+      this.valuesLeft = this.options.limits.maxRecordNodes;
       this.captured = this.options.captureTokens?.(this.recordIndex)
         ? []
         : undefined;
@@ -342,6 +454,7 @@ class DocumentWalker {
 
     if (this.options.format === 'json' && this.atRecordsPath()) {
       if (token.name === 'startArray') {
+        this.checkDepth();
         this.recordsFound = true;
         this.recordsContainer = this.outer.map((frame) =>
           frame.kind === 'object'
@@ -365,6 +478,7 @@ class DocumentWalker {
     }
 
     if (token.name === 'startObject' || token.name === 'startArray') {
+      this.checkDepth();
       this.outer.push({
         kind: token.name === 'startObject' ? 'object' : 'array',
         key: undefined,
@@ -389,10 +503,12 @@ class DocumentWalker {
     let value: JsonValue;
     switch (token.name) {
       case 'startObject':
+        this.checkDepth();
         this.assembly.push(Object.create(null) as Record<string, JsonValue>);
         this.keys.push(undefined);
         return;
       case 'startArray':
+        this.checkDepth();
         this.assembly.push([]);
         this.keys.push(undefined);
         return;
@@ -423,6 +539,8 @@ class DocumentWalker {
         return;
     }
 
+    // Every value counted once, a container as it closes.
+    if (--this.valuesLeft < 0) throw this.tooManyValues();
     const container = this.assembly.at(-1);
     if (container === undefined) {
       this.completeRecord(value);
@@ -434,6 +552,13 @@ class DocumentWalker {
     }
   }
 
+  private tooManyValues(): ImportError {
+    const limit = this.options.limits.maxRecordNodes;
+    return this.tooLarge(`more than ${limit} values`, {
+      maxRecordNodes: limit,
+    });
+  }
+
   private completeRecord(value: JsonValue): void {
     const index = this.recordIndex;
     const tokens = this.captured;
@@ -441,6 +566,53 @@ class DocumentWalker {
     this.captured = undefined;
     const items = this.options.onRecord(value, index, this.recordLine, tokens);
     for (const item of items) this.output.push(item);
+  }
+}
+
+/**
+ * The chunks of one key or string, joined once at its end. A thousand
+ * chunks at a time are joined on the way, so that a value made of
+ * escapes (a chunk each) holds no more than its characters; one chunk,
+ * the common case, comes back as it is. False from `add` once the text
+ * passes `limit` characters.
+ */
+class TextChunks {
+  private first = '';
+  private count = 0;
+  private chunks: string[] = [];
+  private joined: string[] = [];
+  private length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: string): boolean {
+    this.length += chunk.length;
+    this.count += 1;
+    if (this.count === 1) {
+      this.first = chunk;
+    } else {
+      if (this.count === 2) this.chunks = [this.first];
+      this.chunks.push(chunk);
+      if (this.chunks.length === 1024) {
+        this.joined.push(this.chunks.join(''));
+        this.chunks = [];
+      }
+    }
+    return this.length <= this.limit;
+  }
+
+  take(): string {
+    let text = this.first;
+    if (this.count > 1) {
+      this.joined.push(this.chunks.join(''));
+      text = this.joined.join('');
+      this.chunks = [];
+      this.joined = [];
+    }
+    this.first = '';
+    this.count = 0;
+    this.length = 0;
+    return text;
   }
 }
 
