@@ -50,6 +50,10 @@ import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
  * with HOSTILE_XML before anything is expanded; saxes itself expands only
  * the five predefined entities and character references.
  *
+ * A document that never reaches the records' container (a root other
+ * than the path's first step) fails with MALFORMED_FILE: it is another
+ * document, not one without records.
+ *
  * TODO: `unknownFields: 'fail'` is not applied to XML elements yet;
  * unmapped elements and attributes are ignored.
  */
@@ -141,6 +145,9 @@ class XmlWalker {
   private tagLine = 1;
   private tagStart = 0;
   private sinceEvent = 0;
+  /** An element the records sit in, or a record, was seen. */
+  private containerReached = false;
+  private root: string | undefined;
   private sawText = false;
 
   constructor(
@@ -176,7 +183,10 @@ class XmlWalker {
     if (!this.sawText) {
       return new ImportError(ErrorCodes.EMPTY_FILE, 'the document is empty');
     }
-    return this.guard(() => this.parser.close());
+    return (
+      this.guard(() => this.parser.close()) ??
+      (this.containerReached ? undefined : this.mapping.notReached(this.root))
+    );
   }
 
   take(): ReadItem[] {
@@ -242,14 +252,19 @@ class XmlWalker {
     };
     this.depth += 1;
     this.current = node;
+    this.root ??= node.qname;
 
     if (this.record) {
       (parent!.children ??= []).push(node);
       this.grow(1 + attributes.length);
     } else if (this.mapping.isRecord(node, this.depth)) {
       this.record = { node, start: this.tagStart, nodes: 0 };
+      this.containerReached = true;
       this.grow(1 + attributes.length);
     } else {
+      if (this.mapping.isContainer?.(node, this.depth)) {
+        this.containerReached = true;
+      }
       this.passed();
     }
   }
@@ -374,8 +389,14 @@ interface CompiledPath {
   attribute: NameMatcher | undefined;
 }
 
+type ElementMatcher = (node: XmlPathNode, depth: number) => boolean;
+
 interface CompiledMapping {
-  isRecord(node: XmlNode, depth: number): boolean;
+  isRecord: ElementMatcher;
+  /** Undefined when the record path leaves no container to look for. */
+  isContainer: ElementMatcher | undefined;
+  /** The failure of a document that never reached the records. */
+  notReached(root: string | undefined): ImportError;
   map(record: XmlNode): ReadItem[];
 }
 
@@ -411,35 +432,78 @@ function nameMatcherOf(definition: ImportDefinition) {
  */
 export function createXmlRecordMatcher(
   definition: ImportDefinition,
-): (node: XmlPathNode, depth: number) => boolean {
-  const matcher = nameMatcherOf(definition);
-  const recordPath =
-    definition.records?.xmlPath === undefined
-      ? undefined
-      : parseXmlRecordPath(definition.records.xmlPath);
-  const recordSteps = recordPath?.steps.map(matcher);
+): ElementMatcher {
+  const path = recordPathOf(definition);
+  // Without a declared path, the children of the root are the records.
+  if (path === undefined) return (_node, depth) => depth === 2;
+  return stepsMatcher(path.steps, path.anywhere);
+}
 
+/**
+ * Whether an element is the one the records sit in: `/Orders` for
+ * `/Orders/Order`, the root when no path is declared. Undefined when the
+ * path leaves none to look for (`/Order`, `//infNFe`): the document must
+ * then hold a record itself.
+ */
+function createXmlContainerMatcher(
+  definition: ImportDefinition,
+): ElementMatcher | undefined {
+  const path = recordPathOf(definition);
+  if (path === undefined) return (_node, depth) => depth === 1;
+  if (path.steps.length < 2) return undefined;
+  return stepsMatcher(path.steps.slice(0, -1), path.anywhere);
+}
+
+function recordPathOf(
+  definition: ImportDefinition,
+): { steps: NameMatcher[]; anywhere: boolean } | undefined {
+  const declared = definition.records?.xmlPath;
+  if (declared === undefined) return undefined;
+  const path = parseXmlRecordPath(declared);
+  return {
+    steps: path.steps.map(nameMatcherOf(definition)),
+    anywhere: path.anywhere,
+  };
+}
+
+/** Steps matched upward from the element; `anywhere`: at any depth. */
+function stepsMatcher(
+  steps: readonly NameMatcher[],
+  anywhere: boolean,
+): ElementMatcher {
   return (node, depth) => {
-    // Without a declared path, the children of the root are the records.
-    if (recordSteps === undefined || recordPath === undefined) {
-      return depth === 2;
-    }
-    if (
-      recordPath.anywhere
-        ? depth < recordSteps.length
-        : depth !== recordSteps.length
-    ) {
+    if (anywhere ? depth < steps.length : depth !== steps.length) {
       return false;
     }
     let cursor: XmlPathNode | undefined = node;
-    for (let step = recordSteps.length - 1; step >= 0; step -= 1) {
-      if (!cursor || !matches(cursor, recordSteps[step] as NameMatcher)) {
+    for (let step = steps.length - 1; step >= 0; step -= 1) {
+      if (!cursor || !matches(cursor, steps[step] as NameMatcher)) {
         return false;
       }
       cursor = cursor.parent;
     }
     return true;
   };
+}
+
+function notReachedFailure(
+  definition: ImportDefinition,
+  root: string | undefined,
+): ImportError {
+  const path = definition.records?.xmlPath ?? '';
+  const container = path.slice(0, path.lastIndexOf('/'));
+  const where =
+    container === '' || container === '/'
+      ? `holds no element at "${path}"`
+      : `has no element at "${container}", where the records of ` +
+        `"${path}" sit`;
+  return new ImportError(
+    ErrorCodes.MALFORMED_FILE,
+    `the document ${where}` +
+      (root === undefined ? '' : ` (its root is <${root}>)`) +
+      `; it is not a file of entity "${definition.entity}"`,
+    { details: { recordsPath: path, ...(root !== undefined && { root }) } },
+  );
 }
 
 function compileMapping(definition: ImportDefinition): CompiledMapping {
@@ -476,8 +540,6 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
     columns: compileColumns(child),
   }));
   const counter = new RecordCounter();
-
-  const isRecord = createXmlRecordMatcher(definition);
 
   const map = (record: XmlNode): ReadItem[] => {
     const position: RecordPosition = {
@@ -531,7 +593,12 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
     return items;
   };
 
-  return { isRecord, map };
+  return {
+    isRecord: createXmlRecordMatcher(definition),
+    isContainer: createXmlContainerMatcher(definition),
+    notReached: (root) => notReachedFailure(definition, root),
+    map,
+  };
 }
 
 function mapValues(
