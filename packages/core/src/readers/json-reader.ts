@@ -24,7 +24,12 @@ import {
   toProblem,
   type ParentContext,
 } from './nested-records.js';
-import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
+import type {
+  MappedRecord,
+  RawValue,
+  ReadItem,
+  RecordReader,
+} from './record-reader.js';
 
 /**
  * Reads JSON documents as a stream of records: a top-level array, an array
@@ -34,8 +39,10 @@ import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
  *
  * Values keep the text they were written with: stream-json's tokenizer
  * hands numbers over as their source digits, and they stay strings here
- * (`12345678901234567890`, `0.30000000000000004`, `1e5`). Booleans become
- * `'true'`/`'false'`, null stays null and a missing field is undefined.
+ * (`12345678901234567890`, `0.30000000000000004`, `1e5`), listed in the
+ * record's `numbers` so that a number column reads them with JSON's
+ * syntax rather than the locale's. Booleans become `'true'`/`'false'`,
+ * null stays null and a missing field is undefined.
  * An object or array bound for a jsonb column is written back as JSON
  * text (re-serialized: numbers keep their digits, whitespace does not
  * survive); bound for any other column it rejects the record.
@@ -672,21 +679,19 @@ function createRecordMapper(definition: ImportDefinition) {
     };
     const items: ReadItem[] = [];
 
-    let values: RawValue[] | undefined;
-    let problem: RecordProblem | undefined;
+    let mapped: MappedValues | undefined;
     try {
-      values = mapValues(value, columns, undefined, 0);
+      mapped = mapValues(value, columns, undefined, 0);
     } catch (error) {
-      problem = toProblem(error);
-      items.push(problemIssue(problem, position, undefined));
+      items.push(problemIssue(toProblem(error), position, undefined));
     }
-    if (values) items.push({ kind: 'record', record: { position, values } });
+    if (mapped) items.push(recordItem(position, mapped, undefined));
 
     for (const { child, path: childPath, columns: childColumns } of children) {
       const list = isObject(value) ? valueAtJsonPath(value, childPath) : null;
       if (list === undefined || list === null) continue;
       if (!Array.isArray(list)) {
-        if (values) {
+        if (mapped) {
           // The parent was emitted; its children cannot be read, so the
           // file does not say what it claims: reject the children's list.
           items.push(
@@ -703,9 +708,10 @@ function createRecordMapper(definition: ImportDefinition) {
         continue;
       }
 
-      const parent: ParentContext | undefined = values && {
+      const parent: ParentContext | undefined = mapped && {
         definition,
-        values,
+        values: mapped.values,
+        ...(mapped.numbers !== undefined && { numbers: mapped.numbers }),
       };
       for (const [childIndex, element] of list.entries()) {
         const childPosition: RecordPosition = {
@@ -724,14 +730,7 @@ function createRecordMapper(definition: ImportDefinition) {
             parent,
             childIndex + 1,
           );
-          items.push({
-            kind: 'record',
-            record: {
-              position: childPosition,
-              values: childValues,
-              entity: child.entity,
-            },
-          });
+          items.push(recordItem(childPosition, childValues, child.entity));
         } catch (error) {
           items.push(
             problemIssue(toProblem(error), childPosition, child.entity),
@@ -743,31 +742,55 @@ function createRecordMapper(definition: ImportDefinition) {
   };
 }
 
+/** A record's values, and which of them were JSON numbers. */
+interface MappedValues {
+  values: RawValue[];
+  numbers?: number[];
+}
+
+// Written out rather than spread: this runs for every record.
+function recordItem(
+  position: RecordPosition,
+  { values, numbers }: MappedValues,
+  entity: string | undefined,
+): ReadItem {
+  const record: MappedRecord =
+    entity === undefined ? { position, values } : { position, values, entity };
+  if (numbers !== undefined) record.numbers = numbers;
+  return { kind: 'record', record };
+}
+
 function mapValues(
   value: JsonValue,
   columns: readonly CompiledColumn[],
   parent: ParentContext | undefined,
   ordinal: number,
-): RawValue[] {
+): MappedValues {
   if (!isObject(value)) {
     throw new RecordProblem(
       'record_not_object',
       `the record is ${describe(value)}, not an object`,
     );
   }
-  return columns.map(({ column, paths }) => {
+  let numbers: number[] | undefined;
+  const values = columns.map(({ column, paths }, index) => {
     const derived = derivedValue(column, parent, ordinal);
-    if (derived) return derived.value;
+    if (derived) {
+      if (derived.number) (numbers ??= []).push(index);
+      return derived.value;
+    }
     let found: unknown;
     for (const path of paths) {
       found = valueAtJsonPath(value, path);
       if (found !== undefined) break;
     }
+    if (found instanceof JsonNumber) (numbers ??= []).push(index);
     return stripPrefix(
       toRawValue(found as JsonValue | undefined, column),
       column,
     );
   });
+  return numbers === undefined ? { values } : { values, numbers };
 }
 
 function toRawValue(
