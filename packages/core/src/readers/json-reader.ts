@@ -50,9 +50,10 @@ import type {
  * Child records (`children`) follow their parent, numbered per entity,
  * with the parent's line and a path such as `$[3].details[1]`.
  *
- * A record, any value outside the records and the nesting depth are
- * limited (document-limits.ts); past a limit the file fails with
- * MALFORMED_FILE.
+ * A key repeated in one object rejects its record (`duplicate_field`):
+ * keeping either value would drop the other unseen. A record, any value
+ * outside the records and the nesting depth are limited
+ * (document-limits.ts); past a limit the file fails with MALFORMED_FILE.
  *
  * TODO: `unknownFields: 'fail'` is not applied to JSON keys yet (nested
  * paths make "unknown" a per-path question); unmapped keys are ignored.
@@ -111,7 +112,8 @@ export function createJsonReader(
         recordsPath:
           recordsPath === undefined ? [] : parseJsonPath(recordsPath),
         limits: documentLimitsOf(options.limits),
-        onRecord: (value, index, line) => mapper(value, index, line),
+        onRecord: (value, index, line, _tokens, duplicate) =>
+          mapper(value, index, line, duplicate),
       }),
   );
 }
@@ -188,6 +190,13 @@ interface OuterFrame {
   count: number;
 }
 
+/** A key an object of the record holds twice: where, relative to it. */
+interface DuplicateKey {
+  key: string;
+  /** `.details`, `.lines[2].note`: the path below the record. */
+  path: string;
+}
+
 interface WalkerOptions {
   format: 'json' | 'ndjson';
   recordsPath: string[];
@@ -197,6 +206,7 @@ interface WalkerOptions {
     index: number,
     line: number,
     tokens: Token[] | undefined,
+    duplicate: DuplicateKey | undefined,
   ) => ReadItem[];
   /** Whether the record at `index` is also handed over as its tokens. */
   captureTokens?: (index: number) => boolean;
@@ -235,6 +245,7 @@ class DocumentWalker {
   private recordStart = 0;
   /** Values the current record may still take. */
   private valuesLeft = 0;
+  private duplicate: DuplicateKey | undefined;
   /** The key or string being gathered from its chunks. */
   private readonly text: TextChunks;
   /** The current record's tokens, when they are captured. */
@@ -452,6 +463,7 @@ class DocumentWalker {
       this.recordLine = this.line;
       this.recordStart = this.sliceStart;
       this.valuesLeft = this.options.limits.maxRecordNodes;
+      this.duplicate = undefined;
       this.captured = this.options.captureTokens?.(this.recordIndex)
         ? []
         : undefined;
@@ -460,6 +472,16 @@ class DocumentWalker {
     }
 
     if (this.options.format === 'json' && this.atRecordsPath()) {
+      if (this.recordsFound) {
+        // A repeated key on the way: reading both arrays would take
+        // records twice over, either one alone would drop the other.
+        throw new ImportError(
+          ErrorCodes.MALFORMED_FILE,
+          `the document holds "${this.options.recordsPath.join('.')}" ` +
+            `twice (again at line ${this.line})`,
+          { details: { line: this.line } },
+        );
+      }
       if (token.name === 'startArray') {
         this.checkDepth();
         this.recordsFound = true;
@@ -554,8 +576,13 @@ class DocumentWalker {
     } else if (Array.isArray(container)) {
       container.push(value);
     } else {
-      // A null-prototype object: `__proto__` is an ordinary key here.
-      container[this.keys.at(-1) ?? ''] = value;
+      // A null-prototype object: `__proto__` is an ordinary key here. No
+      // value is undefined, so a load finds a repeat (faster than `in`).
+      const key = this.keys.at(-1) ?? '';
+      if (container[key] !== undefined) {
+        this.duplicate ??= this.duplicateAt(key);
+      }
+      container[key] = value;
     }
   }
 
@@ -566,12 +593,30 @@ class DocumentWalker {
     });
   }
 
+  /** Where in the record the object being built holds `key` again. */
+  private duplicateAt(key: string): DuplicateKey {
+    let path = '';
+    for (let level = 1; level < this.assembly.length; level += 1) {
+      const outer = this.assembly[level - 1] as JsonContainer;
+      path += Array.isArray(outer)
+        ? `[${outer.length}]`
+        : `.${this.keys[level - 1] ?? ''}`;
+    }
+    return { key, path: `${path}.${key}` };
+  }
+
   private completeRecord(value: JsonValue): void {
     const index = this.recordIndex;
     const tokens = this.captured;
     this.recordIndex += 1;
     this.captured = undefined;
-    const items = this.options.onRecord(value, index, this.recordLine, tokens);
+    const items = this.options.onRecord(
+      value,
+      index,
+      this.recordLine,
+      tokens,
+      this.duplicate,
+    );
     for (const item of items) this.output.push(item);
   }
 }
@@ -670,7 +715,12 @@ function createRecordMapper(definition: ImportDefinition) {
     columns: compileColumns(child),
   }));
 
-  return (value: JsonValue, index: number, line: number): ReadItem[] => {
+  return (
+    value: JsonValue,
+    index: number,
+    line: number,
+    duplicate: DuplicateKey | undefined,
+  ): ReadItem[] => {
     const path = `${basePath}[${index}]`;
     const position: RecordPosition = {
       recordNumber: counter.next(definition.entity),
@@ -681,6 +731,7 @@ function createRecordMapper(definition: ImportDefinition) {
 
     let mapped: MappedValues | undefined;
     try {
+      if (duplicate !== undefined) throw duplicateProblem(duplicate, path);
       mapped = mapValues(value, columns, undefined, 0);
     } catch (error) {
       items.push(problemIssue(toProblem(error), position, undefined));
@@ -740,6 +791,15 @@ function createRecordMapper(definition: ImportDefinition) {
     }
     return items;
   };
+}
+
+function duplicateProblem(duplicate: DuplicateKey, path: string) {
+  return new RecordProblem(
+    'duplicate_field',
+    `the key "${duplicate.key}" appears twice in one object ` +
+      `(${path}${duplicate.path}); the record is rejected rather than ` +
+      'one of its values dropped',
+  );
 }
 
 /** A record's values, and which of them were JSON numbers. */
