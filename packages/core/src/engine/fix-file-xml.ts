@@ -5,10 +5,10 @@ import { ImportError } from '../errors/import-error.js';
 import type { LoggedRowIssue } from '../ports/error-log.js';
 import { documentText } from '../readers/document-text.js';
 import { defaultDocumentLimits } from '../readers/document-limits.js';
+import { refuseHostileDoctype } from '../readers/xml-doctype.js';
 import {
   createXmlRecordMatcher,
   declaredEncoding,
-  refuseHostileDoctype,
   xmlPathOf,
   type XmlPathNode,
 } from '../readers/xml-reader.js';

@@ -30,6 +30,7 @@ import {
   type ParentContext,
 } from './nested-records.js';
 import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
+import { refuseHostileDoctype } from './xml-doctype.js';
 
 /**
  * Reads XML documents as a stream of records. saxes tokenizes the
@@ -46,9 +47,10 @@ import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
  * CDATA section; an empty element is null, `xsi:nil="true"` is null, and
  * an absent one is undefined. Attribute values are kept as written.
  *
- * A DOCTYPE that declares entities or names an external DTD is refused
- * with HOSTILE_XML before anything is expanded; saxes itself expands only
- * the five predefined entities and character references.
+ * A DOCTYPE that declares entities, names an external DTD or gives
+ * attribute defaults is refused with HOSTILE_XML (xml-doctype.ts);
+ * saxes itself expands only the five predefined entities and character
+ * references.
  *
  * A document that never reaches the records' container (a root other
  * than the path's first step) fails with MALFORMED_FILE: it is another
@@ -356,20 +358,6 @@ function isBlank(text: string): boolean {
     }
   }
   return true;
-}
-
-export function refuseHostileDoctype(doctype: string): void {
-  const declaresEntities = /<!ENTITY/i.test(doctype);
-  const external = /^\s*\S+\s+(SYSTEM|PUBLIC)\b/i.test(doctype);
-  if (declaresEntities || external) {
-    throw new ImportError(
-      ErrorCodes.HOSTILE_XML,
-      declaresEntities
-        ? 'the document declares entities in its DOCTYPE; they are refused'
-        : 'the document names an external DTD; it is refused',
-      { details: { declaresEntities, external } },
-    );
-  }
 }
 
 interface CompiledColumn {
