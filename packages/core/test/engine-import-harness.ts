@@ -11,6 +11,7 @@ import {
   type Importer,
   type ImportRecord,
   type LoggedRowIssue,
+  type Logger,
 } from '../src/index.js';
 import { waitFor } from '../src/testing.js';
 
@@ -33,6 +34,10 @@ export interface RunRequest {
   format: ImportFormat;
   body: string | Buffer;
   tenant?: string;
+  /** Load options such as `{ mode: 'sync' }`. */
+  load?: { mode?: 'upsert' | 'insert' | 'update' | 'sync' };
+  /** The encoding the import declares. */
+  encoding?: string;
 }
 
 export interface EngineHarnessOptions {
@@ -41,6 +46,7 @@ export interface EngineHarnessOptions {
    * file there, Infinity none.
    */
   parseThreadMinBytes?: number;
+  logger?: Logger;
 }
 
 export async function startEngineHarness(
@@ -55,19 +61,24 @@ export async function startEngineHarness(
     statusStore: createMemoryStatusStore(),
     errorLog: createMemoryErrorLog(),
     fileStore: createMemoryFileStore(),
-    ...options,
+    ...(options.parseThreadMinBytes !== undefined && {
+      parseThreadMinBytes: options.parseThreadMinBytes,
+    }),
+    ...(options.logger !== undefined && { logger: options.logger }),
   });
   const worker = await importer.startWorker({ concurrency: 1 });
 
   return {
     importer,
-    async run({ entity, format, body, tenant = 'acme' }) {
+    async run({ entity, format, body, tenant = 'acme', load, encoding }) {
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;
       const { record } = await importer.enqueue({
         tenant,
         entity,
         format,
         body: Readable.from([bytes]),
+        ...(load !== undefined && { load }),
+        ...(encoding !== undefined && { options: { encoding } }),
       });
       return waitFor(
         async () => {

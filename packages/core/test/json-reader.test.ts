@@ -57,6 +57,8 @@ describe('JSON reader', () => {
       {
         position: { recordNumber: 1, line: 2, path: '$[0]' },
         values: ['A', '1.5', 'Jarinu', undefined, undefined],
+        // `amount` was a JSON number: read with JSON's syntax.
+        numbers: [1],
       },
       {
         position: { recordNumber: 2, line: 3, path: '$[1]' },

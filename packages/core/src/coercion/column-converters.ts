@@ -103,19 +103,48 @@ function textConverter(column: ColumnDefinition): Converter {
     if (!value.isWellFormed()) return loneSurrogateFailure();
     if (limit === undefined || value.length <= limit) return value;
 
-    const characters = Array.from(value);
-    if (characters.length <= limit) return value;
-    const kept = characters.slice(0, limit).join('');
-    if (characters.slice(limit).every((character) => character === ' ')) {
-      return kept;
-    }
+    // Characters (code points) counted in place: an array of them, for a
+    // value of a few MiB, would take a parse thread's whole heap.
+    const cut = codePointOffset(value, limit);
+    if (cut === value.length) return value;
+    if (onlySpacesFrom(value, cut)) return value.slice(0, cut);
     return {
       code: 'too_long',
       message:
-        `"${shorten(value)}" has ${characters.length} characters; ` +
+        `"${shorten(value)}" has ${codePointCount(value)} characters; ` +
         `the column takes at most ${limit}`,
     };
   };
+}
+
+function isPairAt(value: string, at: number): boolean {
+  const high = value.charCodeAt(at);
+  const low = value.charCodeAt(at + 1);
+  return high >= 0xd800 && high <= 0xdbff && low >= 0xdc00 && low <= 0xdfff;
+}
+
+/** Where the value's first `count` characters end, in UTF-16 units. */
+function codePointOffset(value: string, count: number): number {
+  let at = 0;
+  for (let seen = 0; seen < count && at < value.length; seen += 1) {
+    at += isPairAt(value, at) ? 2 : 1;
+  }
+  return at;
+}
+
+function codePointCount(value: string): number {
+  let count = 0;
+  for (let at = 0; at < value.length; count += 1) {
+    at += isPairAt(value, at) ? 2 : 1;
+  }
+  return count;
+}
+
+function onlySpacesFrom(value: string, from: number): boolean {
+  for (let at = from; at < value.length; at += 1) {
+    if (value.charCodeAt(at) !== 0x20) return false;
+  }
+  return true;
 }
 
 function integerConverter(

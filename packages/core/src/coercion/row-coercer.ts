@@ -1,4 +1,8 @@
-import type { ImportDefinition } from '../definitions/import-definition.js';
+import type {
+  ColumnDefinition,
+  ImportDefinition,
+  Locale,
+} from '../definitions/import-definition.js';
 import type { RowIssue } from '../ports/error-log.js';
 import type { MappedRecord, RawValue } from '../readers/record-reader.js';
 import type { CoercionResult } from './coerced-row.js';
@@ -12,6 +16,8 @@ interface ColumnPlan {
   name: string;
   nullable: boolean;
   convert: Converter;
+  /** For a value that was a JSON number: JSON's syntax, not the locale's. */
+  convertNumber: Converter;
   /** The column's `default`, read when the field holds nothing. */
   fallback: string | undefined;
   /** `emptyMeansKeep`: nothing here keeps the stored value. */
@@ -33,17 +39,28 @@ interface ColumnPlan {
  * `emptyMeansKeep`: then the row lists it in `kept`, and an update leaves
  * the stored value. Every failing value of a record is reported, not only
  * the first.
+ *
+ * A value the reader lists in `numbers` was a JSON number: a number
+ * column reads it with `.` as its decimal point and no grouping, whatever
+ * the locale says (`1.234` is not 1234 under pt-BR), and refuses an
+ * exponent as it does in any other value.
  */
 export function createRowCoercer(
   definition: ImportDefinition,
 ): (record: MappedRecord) => CoercionResult {
-  const plans: ColumnPlan[] = definition.columns.map((column) => ({
-    name: column.name,
-    nullable: column.nullable,
-    convert: createConverter(column, definition.locale),
-    fallback: column.default,
-    keep: column.emptyMeansKeep === true,
-  }));
+  const plans: ColumnPlan[] = definition.columns.map((column) => {
+    const convert = createConverter(column, definition.locale);
+    return {
+      name: column.name,
+      nullable: column.nullable,
+      convert,
+      convertNumber: isNumberColumn(column)
+        ? createConverter(column, { ...definition.locale, ...jsonNumbers })
+        : convert,
+      fallback: column.default,
+      keep: column.emptyMeansKeep === true,
+    };
+  });
   const nullTokens = new Set(definition.nullTokens);
   const isNullToken =
     nullTokens.size === 0
@@ -54,6 +71,7 @@ export function createRowCoercer(
 
   return (record) => {
     const raw = record.values;
+    const numbers = record.numbers;
     const values = new Array<string | null>(plans.length);
     let issues: RowIssue[] | undefined;
     let kept: number[] | undefined;
@@ -75,7 +93,10 @@ export function createRowCoercer(
       if (value === undefined || value === null || isNullToken(value)) {
         converted = null;
       } else {
-        const result = plan.convert(value);
+        const result =
+          numbers !== undefined && value === written && numbers.includes(i)
+            ? plan.convertNumber(value)
+            : plan.convert(value);
         if (isFailure(result)) {
           (issues ??= []).push({
             severity: 'error',
@@ -124,6 +145,20 @@ export function createRowCoercer(
       },
     };
   };
+}
+
+/** How a JSON number is written, whatever the locale. */
+const jsonNumbers: Pick<Locale, 'decimalSeparator' | 'groupSeparator'> = {
+  decimalSeparator: '.',
+  groupSeparator: '',
+};
+
+function isNumberColumn(column: ColumnDefinition): boolean {
+  return (
+    column.type === 'integer' ||
+    column.type === 'bigint' ||
+    column.type === 'numeric'
+  );
 }
 
 function hasOuterSpace(value: string): boolean {

@@ -4,10 +4,11 @@ import type { ImportDefinition } from '../definitions/import-definition.js';
 import { ImportError } from '../errors/import-error.js';
 import type { LoggedRowIssue } from '../ports/error-log.js';
 import { documentText } from '../readers/document-text.js';
+import { defaultDocumentLimits } from '../readers/document-limits.js';
+import { refuseHostileDoctype } from '../readers/xml-doctype.js';
 import {
   createXmlRecordMatcher,
   declaredEncoding,
-  refuseHostileDoctype,
   xmlPathOf,
   type XmlPathNode,
 } from '../readers/xml-reader.js';
@@ -93,7 +94,7 @@ export async function* xmlFixFileBody(
  * written, after the ancestors it needs.
  */
 class FixWalker {
-  private readonly parser = new SaxesParser({ xmlns: true });
+  private readonly parser = new SaxesParser({ xmlns: true, position: true });
   private readonly isRecord: (node: XmlPathNode, depth: number) => boolean;
   private current: OpenElement | undefined;
   private root: OpenElement | undefined;
@@ -109,6 +110,8 @@ class FixWalker {
   private declaration = { version: '1.0', standalone: '' };
   private started = false;
   private failed = false;
+  /** Where the text saxes holds unreported began; see the reader's. */
+  private sinceEvent = 0;
 
   constructor(
     private readonly options: XmlFixFileOptions,
@@ -144,6 +147,10 @@ class FixWalker {
     if (this.failed) return false;
     try {
       this.parser.write(text);
+      // The reader's limits end the fix file where they ended the import:
+      // a document too deep or too long in one piece is read no further.
+      const held = this.parser.position - this.sinceEvent;
+      if (held > defaultDocumentLimits.maxRecordChars) this.failed = true;
     } catch (error) {
       // A refused DOCTYPE is refused here too; a malformed document ends.
       if (error instanceof ImportError) throw error;
@@ -168,6 +175,10 @@ class FixWalker {
   }
 
   private open(tag: SaxesTagNS): void {
+    this.sinceEvent = this.parser.position;
+    if (this.depth >= defaultDocumentLimits.maxDepth) {
+      throw new Error('nested deeper than the reader reads');
+    }
     const parent = this.current;
     const counts = parent ? (parent.counts ??= new Map()) : undefined;
     const index = (counts?.get(tag.name) ?? 0) + 1;
@@ -202,6 +213,7 @@ class FixWalker {
   }
 
   private close(): void {
+    this.sinceEvent = this.parser.position;
     const node = this.current;
     if (node === undefined) return;
     if (this.record && !node.tag.isSelfClosing) {
@@ -274,6 +286,7 @@ class FixWalker {
   }
 
   private append(text: string): void {
+    this.sinceEvent = this.parser.position;
     if (this.recordText !== undefined) this.recordText += text;
   }
 

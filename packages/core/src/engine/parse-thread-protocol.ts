@@ -117,3 +117,30 @@ export function threadCrashed(reason: string, cause?: unknown): ImportError {
     { cause },
   );
 }
+
+/**
+ * What a thread's `error` event means for its import. One that reached
+ * its heap's ceiling is named as such: the readers' limits are sized so
+ * that no record gets it there, so it is the engine's (an operator's)
+ * business, but the message says what happened to the file: it was not
+ * read, nothing of it applied, and a retry would meet the same.
+ */
+export function threadFailure(
+  error: Error,
+  heapMb: number,
+  recordsRead: number,
+): ImportError {
+  if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_OUT_OF_MEMORY') {
+    return threadCrashed(error.message, error);
+  }
+  return new ImportError(
+    ErrorCodes.INTERNAL,
+    `the parse thread ran out of memory (its heap is capped at ${heapMb} ` +
+      `MB) after ${recordsRead} record(s): the file holds more at once ` +
+      "than the thread can, within the readers' limits; nothing was applied",
+    {
+      cause: error,
+      details: { reason: 'out_of_memory', heapMb, recordsRead },
+    },
+  );
+}

@@ -525,9 +525,16 @@ function createKeyRowReader(definition: ImportDefinition) {
   return (position: RecordPosition, record?: MappedRecord): CoercedRow => {
     const values = new Array<string | null>(width).fill(null);
     if (record !== undefined) {
+      const { numbers } = record;
       const key = coerceKey({
         position,
         values: keyIndexes.map((index) => record.values[index]),
+        // A key that was a JSON number reads as one here too.
+        ...(numbers !== undefined && {
+          numbers: keyIndexes.flatMap((index, at) =>
+            numbers.includes(index) ? [at] : [],
+          ),
+        }),
       });
       if (key.ok) {
         keyIndexes.forEach((index, at) => {

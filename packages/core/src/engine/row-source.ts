@@ -17,6 +17,7 @@ import type { IssueWriter } from './issue-writer.js';
 import {
   deserializeError,
   threadCrashed,
+  threadFailure,
   type FromThread,
   type ParseThreadData,
   type TallySnapshot,
@@ -107,15 +108,18 @@ function openThreaded(options: OpenRowSourceOptions): RowSourceHandle {
   let fallback: RowSourceHandle | undefined;
 
   async function* generate(layout: CopyLayout): AsyncGenerator<StagedItem> {
-    const started = await startThread({
-      importId: record.id,
-      format: record.format,
-      definition: options.definition,
-      options: record.options,
-      layout,
-      credits: threadCredits,
-      batchChars,
-    });
+    const started = await startThread(
+      {
+        importId: record.id,
+        format: record.format,
+        definition: options.definition,
+        options: record.options,
+        layout,
+        credits: threadCredits,
+        batchChars,
+      },
+      () => tally.read,
+    );
     if (started.worker === undefined) {
       threadsUnavailable = true;
       logger.warn(
@@ -221,7 +225,7 @@ function applyTally(tally: RecordTally, snapshot: TallySnapshot): void {
 }
 
 /** The thread's messages in order; a crash or an input failure rejects. */
-function createInbox(worker: Worker) {
+function createInbox(worker: Worker, recordsRead: () => number) {
   const queue: FromThread[] = [];
   let failure: unknown;
   let wake: (() => void) | undefined;
@@ -234,7 +238,7 @@ function createInbox(worker: Worker) {
     notify();
   });
   worker.on('error', (error) => {
-    failure ??= threadCrashed(error.message, error);
+    failure ??= threadFailure(error, heapMb, recordsRead());
     notify();
   });
   worker.on('exit', (code) => {
@@ -269,7 +273,10 @@ type StartedThread =
  * cannot load its code (no build of it next to this file, no TypeScript
  * loader in development) fails or exits instead of saying `ready`.
  */
-async function startThread(data: ParseThreadData): Promise<StartedThread> {
+async function startThread(
+  data: ParseThreadData,
+  recordsRead: () => number,
+): Promise<StartedThread> {
   let worker: Worker;
   try {
     worker = createParseWorker(data);
@@ -277,7 +284,7 @@ async function startThread(data: ParseThreadData): Promise<StartedThread> {
     return { error };
   }
   // Listening from the start: no message can slip by.
-  const inbox = createInbox(worker);
+  const inbox = createInbox(worker, recordsRead);
   try {
     const first = await inbox.next();
     if (first.type !== 'ready') {
@@ -297,12 +304,20 @@ async function startThread(data: ParseThreadData): Promise<StartedThread> {
  * short-lived strings of each record in a small space; measured on the
  * bench's 1M rows it cost no CPU against 32 MB and took 30 MB off the
  * worker's peak. 64 MB of old generation still holds a record at the CSV
- * reader's 16 MiB limit (and, in development, tsx and the sources).
+ * reader's 16 MiB limit, or one at every limit of the JSON and XML
+ * readers (readers/document-limits.ts), and, in development, tsx and the
+ * sources.
+ *
+ * Past its heap a thread is meant to end alone, but V8 aborts the whole
+ * process instead when the ceiling is met while it makes room for a
+ * large allocation (nodejs/node#47224): the readers' limits are what
+ * keeps a file from getting there, not this.
  */
 const parseThreadLimits = {
   maxYoungGenerationSizeMb: 8,
   maxOldGenerationSizeMb: 64,
 };
+const heapMb = parseThreadLimits.maxOldGenerationSizeMb;
 
 /**
  * The thread runs `parse-thread` from next to this module: the built

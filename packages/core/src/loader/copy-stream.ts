@@ -314,12 +314,28 @@ const copyEscapes: Record<string, string> = {
   '\r': '\\r',
 };
 
+/** Characters escaped at once in a long value; see encodeCopyValue. */
+const escapeSliceChars = 64 * 1024;
+
 /**
  * A value in COPY text format: NULL is `\N`; a backslash, tab, newline or
  * carriage return is escaped, so a literal `\N` in the data stays text.
+ *
+ * A long value is escaped a slice at a time: `replace` gathers every
+ * match of a value before it joins them, and a record-sized value made
+ * of backslashes would take a parse thread's whole heap that way.
  */
 export function encodeCopyValue(value: string | null): string {
   if (value === null) return '\\N';
   if (!copySpecial.test(value)) return value;
+  if (value.length <= escapeSliceChars) return escapeCopy(value);
+  let escaped = '';
+  for (let from = 0; from < value.length; from += escapeSliceChars) {
+    escaped += escapeCopy(value.slice(from, from + escapeSliceChars));
+  }
+  return escaped;
+}
+
+function escapeCopy(value: string): string {
   return value.replace(copySpecials, (match) => copyEscapes[match]!);
 }

@@ -28,6 +28,13 @@ export const DEFAULT_SNIFF_BYTES = 64 * 1024;
 
 const aliases: Record<string, TextEncoding | 'utf-16'> = {
   utf8: 'utf-8',
+  // ASCII is UTF-8's first 128 characters, byte for byte: read as UTF-8,
+  // a byte above 0x7F reads as UTF-8 reads it, or fails as UTF-8 fails.
+  ascii: 'utf-8',
+  usascii: 'utf-8',
+  ansix341968: 'utf-8',
+  iso646us: 'utf-8',
+  csascii: 'utf-8',
   utf16le: 'utf-16le',
   utf16be: 'utf-16be',
   utf16: 'utf-16',

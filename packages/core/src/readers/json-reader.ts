@@ -7,6 +7,11 @@ import type {
 import { parseJsonPath, valueAtJsonPath } from '../definitions/record-paths.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { RecordPosition } from '../ports/error-log.js';
+import {
+  describeChars,
+  documentLimitsOf,
+  type DocumentLimits,
+} from './document-limits.js';
 import { documentReader, documentText } from './document-text.js';
 import {
   childrenOf,
@@ -19,7 +24,12 @@ import {
   toProblem,
   type ParentContext,
 } from './nested-records.js';
-import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
+import type {
+  MappedRecord,
+  RawValue,
+  ReadItem,
+  RecordReader,
+} from './record-reader.js';
 
 /**
  * Reads JSON documents as a stream of records: a top-level array, an array
@@ -29,14 +39,21 @@ import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
  *
  * Values keep the text they were written with: stream-json's tokenizer
  * hands numbers over as their source digits, and they stay strings here
- * (`12345678901234567890`, `0.30000000000000004`, `1e5`). Booleans become
- * `'true'`/`'false'`, null stays null and a missing field is undefined.
+ * (`12345678901234567890`, `0.30000000000000004`, `1e5`), listed in the
+ * record's `numbers` so that a number column reads them with JSON's
+ * syntax rather than the locale's. Booleans become `'true'`/`'false'`,
+ * null stays null and a missing field is undefined.
  * An object or array bound for a jsonb column is written back as JSON
  * text (re-serialized: numbers keep their digits, whitespace does not
  * survive); bound for any other column it rejects the record.
  *
  * Child records (`children`) follow their parent, numbered per entity,
  * with the parent's line and a path such as `$[3].details[1]`.
+ *
+ * A key repeated in one object rejects its record (`duplicate_field`):
+ * keeping either value would drop the other unseen. A record, any value
+ * outside the records and the nesting depth are limited
+ * (document-limits.ts); past a limit the file fails with MALFORMED_FILE.
  *
  * TODO: `unknownFields: 'fail'` is not applied to JSON keys yet (nested
  * paths make "unknown" a per-path question); unmapped keys are ignored.
@@ -47,6 +64,8 @@ export interface JsonReaderOptions {
   /** The declared encoding; JSON is otherwise UTF-8 or UTF-16 by BOM. */
   encoding?: string;
   format: 'json' | 'ndjson';
+  /** Overrides the limits on records and depth. */
+  limits?: Partial<DocumentLimits>;
 }
 
 /** A JSON number, kept as the digits it was written with. */
@@ -92,7 +111,9 @@ export function createJsonReader(
         format,
         recordsPath:
           recordsPath === undefined ? [] : parseJsonPath(recordsPath),
-        onRecord: (value, index, line) => mapper(value, index, line),
+        limits: documentLimitsOf(options.limits),
+        onRecord: (value, index, line, _tokens, duplicate) =>
+          mapper(value, index, line, duplicate),
       }),
   );
 }
@@ -137,6 +158,7 @@ export function readJsonRecordTokens(
       options.recordsPath === undefined
         ? []
         : parseJsonPath(options.recordsPath),
+    limits: documentLimitsOf(undefined),
     captureTokens: options.wanted,
     onRecord: (_value, index, line, tokens) => {
       if (tokens !== undefined) found.push({ index, line, tokens });
@@ -168,14 +190,23 @@ interface OuterFrame {
   count: number;
 }
 
+/** A key an object of the record holds twice: where, relative to it. */
+interface DuplicateKey {
+  key: string;
+  /** `.details`, `.lines[2].note`: the path below the record. */
+  path: string;
+}
+
 interface WalkerOptions {
   format: 'json' | 'ndjson';
   recordsPath: string[];
+  limits: DocumentLimits;
   onRecord: (
     value: JsonValue,
     index: number,
     line: number,
     tokens: Token[] | undefined,
+    duplicate: DuplicateKey | undefined,
   ) => ReadItem[];
   /** Whether the record at `index` is also handed over as its tokens. */
   captureTokens?: (index: number) => boolean;
@@ -190,6 +221,10 @@ export type JsonContainerStep =
  * the containers on the way are tracked, to find the records' array),
  * and inside one record (its value is assembled). Text is fed line by
  * line so a failure names its line.
+ *
+ * Sizes are counted in characters fed: a record from the slice it
+ * started in, text outside the records from the last slice that
+ * completed a token (the tokenizer holds an unfinished string whole).
  */
 class DocumentWalker {
   private readonly tokenize;
@@ -204,17 +239,32 @@ class DocumentWalker {
   private recordLine = 0;
   private line = 1;
   private sawText = false;
+  private fed = 0;
+  private sliceStart = 0;
+  private sinceToken = 0;
+  private recordStart = 0;
+  /** Values the current record may still take. */
+  private valuesLeft = 0;
+  private duplicate: DuplicateKey | undefined;
+  /** The key or string being gathered from its chunks. */
+  private readonly text: TextChunks;
   /** The current record's tokens, when they are captured. */
   private captured: Token[] | undefined;
   /** The containers around the records' array, once it is found. */
   recordsContainer: JsonContainerStep[] | undefined;
 
   constructor(private readonly options: WalkerOptions) {
+    // Strings and keys come in chunks, gathered here: packed by the
+    // tokenizer, each escape would cost a string of its own until the
+    // end of the value (40 bytes for the 2 characters of `\\`).
     this.tokenize = jsonParser({
-      packValues: true,
-      streamValues: false,
+      packKeys: false,
+      packStrings: false,
+      packNumbers: true,
+      streamNumbers: false,
       jsonStreaming: options.format === 'ndjson',
     });
+    this.text = new TextChunks(options.limits.maxRecordChars);
   }
 
   /** Feeds text; returns the failure that stopped the document, if any. */
@@ -267,6 +317,8 @@ class DocumentWalker {
 
   private feed(slice: string | undefined): void {
     if (!this.sawText && slice !== undefined) this.sawText = /\S/.test(slice);
+    this.sliceStart = this.fed;
+    this.fed += slice?.length ?? 0;
     let tokens: Token[];
     try {
       const result =
@@ -275,7 +327,83 @@ class DocumentWalker {
     } catch (error) {
       throw this.malformed(error);
     }
-    for (const token of tokens) this.onToken(token);
+    // Keys and strings are gathered whole, into the tokens they make.
+    for (const token of tokens) {
+      switch (token.name) {
+        case 'startKey':
+        case 'startString':
+          break;
+        case 'stringChunk':
+          if (!this.text.add(token.value)) throw this.tooLong();
+          break;
+        case 'endKey':
+          this.onToken({ name: 'keyValue', value: this.text.take() });
+          break;
+        case 'endString':
+          this.onToken({ name: 'stringValue', value: this.text.take() });
+          break;
+        default:
+          this.onToken(token);
+      }
+    }
+    this.checkHeld(tokens.length > 0);
+  }
+
+  private tooLong(): ImportError {
+    const limit = this.options.limits.maxRecordChars;
+    if (this.assembly.length > 0) {
+      return this.tooLarge(`more than ${describeChars(limit)} of JSON`, {
+        maxRecordChars: limit,
+      });
+    }
+    return new ImportError(
+      ErrorCodes.MALFORMED_FILE,
+      `a value running past line ${this.line} is longer than ` +
+        `${describeChars(limit)}, the most one value may hold`,
+      { details: { line: this.line, maxRecordChars: limit } },
+    );
+  }
+
+  /** Neither a record nor a token outside one may pass the limit. */
+  private checkHeld(sawTokens: boolean): void {
+    const limit = this.options.limits.maxRecordChars;
+    if (this.assembly.length > 0) {
+      if (this.fed - this.recordStart > limit) {
+        throw this.tooLarge(`more than ${describeChars(limit)} of JSON`, {
+          maxRecordChars: limit,
+        });
+      }
+      return;
+    }
+    // A number the tokenizer gathers alone, or a record that is one.
+    if (sawTokens) {
+      this.sinceToken = this.fed;
+    } else if (this.fed - this.sinceToken > limit) {
+      throw this.tooLong();
+    }
+  }
+
+  private tooLarge(what: string, limit: Record<string, number>): ImportError {
+    const recordNumber = this.recordIndex + 1;
+    return new ImportError(
+      ErrorCodes.MALFORMED_FILE,
+      `record ${recordNumber} (line ${this.recordLine}) holds ${what}, ` +
+        'more than one record may hold',
+      { details: { recordNumber, line: this.recordLine, ...limit } },
+    );
+  }
+
+  // Checked as a container opens, the records' containers counted.
+  private checkDepth(): void {
+    const depth = this.outer.length + this.assembly.length + 1;
+    const limit = this.options.limits.maxDepth;
+    if (depth > limit) {
+      throw new ImportError(
+        ErrorCodes.MALFORMED_FILE,
+        `values nest deeper than ${limit} levels at line ${this.line}`,
+        { details: { line: this.line, maxDepth: limit } },
+      );
+    }
   }
 
   private malformed(error: unknown): ImportError {
@@ -333,6 +461,9 @@ class DocumentWalker {
         : parent !== undefined && this.outer.length - 1 === this.recordArray;
     if (isRecord) {
       this.recordLine = this.line;
+      this.recordStart = this.sliceStart;
+      this.valuesLeft = this.options.limits.maxRecordNodes;
+      this.duplicate = undefined;
       this.captured = this.options.captureTokens?.(this.recordIndex)
         ? []
         : undefined;
@@ -341,7 +472,18 @@ class DocumentWalker {
     }
 
     if (this.options.format === 'json' && this.atRecordsPath()) {
+      if (this.recordsFound) {
+        // A repeated key on the way: reading both arrays would take
+        // records twice over, either one alone would drop the other.
+        throw new ImportError(
+          ErrorCodes.MALFORMED_FILE,
+          `the document holds "${this.options.recordsPath.join('.')}" ` +
+            `twice (again at line ${this.line})`,
+          { details: { line: this.line } },
+        );
+      }
       if (token.name === 'startArray') {
+        this.checkDepth();
         this.recordsFound = true;
         this.recordsContainer = this.outer.map((frame) =>
           frame.kind === 'object'
@@ -365,6 +507,7 @@ class DocumentWalker {
     }
 
     if (token.name === 'startObject' || token.name === 'startArray') {
+      this.checkDepth();
       this.outer.push({
         kind: token.name === 'startObject' ? 'object' : 'array',
         key: undefined,
@@ -389,10 +532,12 @@ class DocumentWalker {
     let value: JsonValue;
     switch (token.name) {
       case 'startObject':
+        this.checkDepth();
         this.assembly.push(Object.create(null) as Record<string, JsonValue>);
         this.keys.push(undefined);
         return;
       case 'startArray':
+        this.checkDepth();
         this.assembly.push([]);
         this.keys.push(undefined);
         return;
@@ -423,15 +568,41 @@ class DocumentWalker {
         return;
     }
 
+    // Every value counted once, a container as it closes.
+    if (--this.valuesLeft < 0) throw this.tooManyValues();
     const container = this.assembly.at(-1);
     if (container === undefined) {
       this.completeRecord(value);
     } else if (Array.isArray(container)) {
       container.push(value);
     } else {
-      // A null-prototype object: `__proto__` is an ordinary key here.
-      container[this.keys.at(-1) ?? ''] = value;
+      // A null-prototype object: `__proto__` is an ordinary key here. No
+      // value is undefined, so a load finds a repeat (faster than `in`).
+      const key = this.keys.at(-1) ?? '';
+      if (container[key] !== undefined) {
+        this.duplicate ??= this.duplicateAt(key);
+      }
+      container[key] = value;
     }
+  }
+
+  private tooManyValues(): ImportError {
+    const limit = this.options.limits.maxRecordNodes;
+    return this.tooLarge(`more than ${limit} values`, {
+      maxRecordNodes: limit,
+    });
+  }
+
+  /** Where in the record the object being built holds `key` again. */
+  private duplicateAt(key: string): DuplicateKey {
+    let path = '';
+    for (let level = 1; level < this.assembly.length; level += 1) {
+      const outer = this.assembly[level - 1] as JsonContainer;
+      path += Array.isArray(outer)
+        ? `[${outer.length}]`
+        : `.${this.keys[level - 1] ?? ''}`;
+    }
+    return { key, path: `${path}.${key}` };
   }
 
   private completeRecord(value: JsonValue): void {
@@ -439,8 +610,61 @@ class DocumentWalker {
     const tokens = this.captured;
     this.recordIndex += 1;
     this.captured = undefined;
-    const items = this.options.onRecord(value, index, this.recordLine, tokens);
+    const items = this.options.onRecord(
+      value,
+      index,
+      this.recordLine,
+      tokens,
+      this.duplicate,
+    );
     for (const item of items) this.output.push(item);
+  }
+}
+
+/**
+ * The chunks of one key or string, joined once at its end. A thousand
+ * chunks at a time are joined on the way, so that a value made of
+ * escapes (a chunk each) holds no more than its characters; one chunk,
+ * the common case, comes back as it is. False from `add` once the text
+ * passes `limit` characters.
+ */
+class TextChunks {
+  private first = '';
+  private count = 0;
+  private chunks: string[] = [];
+  private joined: string[] = [];
+  private length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: string): boolean {
+    this.length += chunk.length;
+    this.count += 1;
+    if (this.count === 1) {
+      this.first = chunk;
+    } else {
+      if (this.count === 2) this.chunks = [this.first];
+      this.chunks.push(chunk);
+      if (this.chunks.length === 1024) {
+        this.joined.push(this.chunks.join(''));
+        this.chunks = [];
+      }
+    }
+    return this.length <= this.limit;
+  }
+
+  take(): string {
+    let text = this.first;
+    if (this.count > 1) {
+      this.joined.push(this.chunks.join(''));
+      text = this.joined.join('');
+      this.chunks = [];
+      this.joined = [];
+    }
+    this.first = '';
+    this.count = 0;
+    this.length = 0;
+    return text;
   }
 }
 
@@ -491,7 +715,12 @@ function createRecordMapper(definition: ImportDefinition) {
     columns: compileColumns(child),
   }));
 
-  return (value: JsonValue, index: number, line: number): ReadItem[] => {
+  return (
+    value: JsonValue,
+    index: number,
+    line: number,
+    duplicate: DuplicateKey | undefined,
+  ): ReadItem[] => {
     const path = `${basePath}[${index}]`;
     const position: RecordPosition = {
       recordNumber: counter.next(definition.entity),
@@ -500,21 +729,20 @@ function createRecordMapper(definition: ImportDefinition) {
     };
     const items: ReadItem[] = [];
 
-    let values: RawValue[] | undefined;
-    let problem: RecordProblem | undefined;
+    let mapped: MappedValues | undefined;
     try {
-      values = mapValues(value, columns, undefined, 0);
+      if (duplicate !== undefined) throw duplicateProblem(duplicate, path);
+      mapped = mapValues(value, columns, undefined, 0);
     } catch (error) {
-      problem = toProblem(error);
-      items.push(problemIssue(problem, position, undefined));
+      items.push(problemIssue(toProblem(error), position, undefined));
     }
-    if (values) items.push({ kind: 'record', record: { position, values } });
+    if (mapped) items.push(recordItem(position, mapped, undefined));
 
     for (const { child, path: childPath, columns: childColumns } of children) {
       const list = isObject(value) ? valueAtJsonPath(value, childPath) : null;
       if (list === undefined || list === null) continue;
       if (!Array.isArray(list)) {
-        if (values) {
+        if (mapped) {
           // The parent was emitted; its children cannot be read, so the
           // file does not say what it claims: reject the children's list.
           items.push(
@@ -531,9 +759,10 @@ function createRecordMapper(definition: ImportDefinition) {
         continue;
       }
 
-      const parent: ParentContext | undefined = values && {
+      const parent: ParentContext | undefined = mapped && {
         definition,
-        values,
+        values: mapped.values,
+        ...(mapped.numbers !== undefined && { numbers: mapped.numbers }),
       };
       for (const [childIndex, element] of list.entries()) {
         const childPosition: RecordPosition = {
@@ -552,14 +781,7 @@ function createRecordMapper(definition: ImportDefinition) {
             parent,
             childIndex + 1,
           );
-          items.push({
-            kind: 'record',
-            record: {
-              position: childPosition,
-              values: childValues,
-              entity: child.entity,
-            },
-          });
+          items.push(recordItem(childPosition, childValues, child.entity));
         } catch (error) {
           items.push(
             problemIssue(toProblem(error), childPosition, child.entity),
@@ -571,31 +793,64 @@ function createRecordMapper(definition: ImportDefinition) {
   };
 }
 
+function duplicateProblem(duplicate: DuplicateKey, path: string) {
+  return new RecordProblem(
+    'duplicate_field',
+    `the key "${duplicate.key}" appears twice in one object ` +
+      `(${path}${duplicate.path}); the record is rejected rather than ` +
+      'one of its values dropped',
+  );
+}
+
+/** A record's values, and which of them were JSON numbers. */
+interface MappedValues {
+  values: RawValue[];
+  numbers?: number[];
+}
+
+// Written out rather than spread: this runs for every record.
+function recordItem(
+  position: RecordPosition,
+  { values, numbers }: MappedValues,
+  entity: string | undefined,
+): ReadItem {
+  const record: MappedRecord =
+    entity === undefined ? { position, values } : { position, values, entity };
+  if (numbers !== undefined) record.numbers = numbers;
+  return { kind: 'record', record };
+}
+
 function mapValues(
   value: JsonValue,
   columns: readonly CompiledColumn[],
   parent: ParentContext | undefined,
   ordinal: number,
-): RawValue[] {
+): MappedValues {
   if (!isObject(value)) {
     throw new RecordProblem(
       'record_not_object',
       `the record is ${describe(value)}, not an object`,
     );
   }
-  return columns.map(({ column, paths }) => {
+  let numbers: number[] | undefined;
+  const values = columns.map(({ column, paths }, index) => {
     const derived = derivedValue(column, parent, ordinal);
-    if (derived) return derived.value;
+    if (derived) {
+      if (derived.number) (numbers ??= []).push(index);
+      return derived.value;
+    }
     let found: unknown;
     for (const path of paths) {
       found = valueAtJsonPath(value, path);
       if (found !== undefined) break;
     }
+    if (found instanceof JsonNumber) (numbers ??= []).push(index);
     return stripPrefix(
       toRawValue(found as JsonValue | undefined, column),
       column,
     );
   });
+  return numbers === undefined ? { values } : { values, numbers };
 }
 
 function toRawValue(

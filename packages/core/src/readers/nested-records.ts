@@ -40,21 +40,26 @@ export function stripPrefix(value: RawValue, column: ColumnDefinition) {
 
 /**
  * The value of a child column that the child itself does not hold: its
- * parent's value or its position. Undefined when the document holds it.
+ * parent's value (a JSON number stays one) or its position. Undefined
+ * when the document holds it.
  */
 export function derivedValue(
   column: ColumnDefinition,
   parent: ParentContext | undefined,
   ordinal: number,
-): { value: RawValue } | undefined {
+): { value: RawValue; number?: true } | undefined {
   if (column.ordinal) return { value: String(ordinal) };
   if (column.fromParent !== undefined) {
     const index = parent?.definition.columns.findIndex(
       (candidate) => candidate.name === column.fromParent,
     );
-    const value =
-      index === undefined || index < 0 ? undefined : parent?.values[index];
-    return { value };
+    if (parent === undefined || index === undefined || index < 0) {
+      return { value: undefined };
+    }
+    const value = parent.values[index];
+    return parent.numbers?.includes(index)
+      ? { value, number: true }
+      : { value };
   }
   return undefined;
 }
@@ -62,6 +67,8 @@ export function derivedValue(
 export interface ParentContext {
   definition: ImportDefinition;
   values: RawValue[];
+  /** Indexes of the parent's values that were JSON numbers. */
+  numbers?: readonly number[];
 }
 
 /** Record numbers run per entity, 1-based, in file order. */

@@ -20,6 +20,13 @@ export interface MappedRecord {
   values: RawValue[];
   /** The entity, when one file feeds several (parents and children). */
   entity?: string;
+  /**
+   * Indexes of the values that were JSON numbers, which have one syntax
+   * (`1.234` is one point two three four whatever the locale); absent
+   * when there are none, and always for CSV and XML, whose text has no
+   * number type and follows the locale.
+   */
+  numbers?: readonly number[];
 }
 
 export type ReadItem =

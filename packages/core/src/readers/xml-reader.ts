@@ -12,6 +12,11 @@ import {
 } from '../definitions/record-paths.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { RecordPosition } from '../ports/error-log.js';
+import {
+  describeChars,
+  documentLimitsOf,
+  type DocumentLimits,
+} from './document-limits.js';
 import { documentReader, documentText } from './document-text.js';
 import {
   childrenOf,
@@ -25,13 +30,16 @@ import {
   type ParentContext,
 } from './nested-records.js';
 import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
+import { refuseHostileDoctype } from './xml-doctype.js';
 
 /**
  * Reads XML documents as a stream of records. saxes tokenizes the
  * document (namespace-aware, streaming); the elements above the records
  * are kept as a stack of names and attributes, and each record element is
  * collected into a small tree of its own, mapped, and dropped. Memory is
- * one record deep, whatever the file's size. See the README, "XML".
+ * one record deep, whatever the file's size, and a record, any text
+ * outside the records and the nesting depth are limited
+ * (document-limits.ts). See the README, "XML".
  *
  * Text is taken as the document means it: entities and CDATA decoded once
  * by saxes, never parsed as numbers. An element's text loses the
@@ -39,9 +47,14 @@ import type { RawValue, ReadItem, RecordReader } from './record-reader.js';
  * CDATA section; an empty element is null, `xsi:nil="true"` is null, and
  * an absent one is undefined. Attribute values are kept as written.
  *
- * A DOCTYPE that declares entities or names an external DTD is refused
- * with HOSTILE_XML before anything is expanded; saxes itself expands only
- * the five predefined entities and character references.
+ * A DOCTYPE that declares entities, names an external DTD or gives
+ * attribute defaults is refused with HOSTILE_XML (xml-doctype.ts);
+ * saxes itself expands only the five predefined entities and character
+ * references.
+ *
+ * A document that never reaches the records' container (a root other
+ * than the path's first step) fails with MALFORMED_FILE: it is another
+ * document, not one without records.
  *
  * TODO: `unknownFields: 'fail'` is not applied to XML elements yet;
  * unmapped elements and attributes are ignored.
@@ -51,26 +64,39 @@ export interface XmlReaderOptions {
   definition: ImportDefinition;
   /** Overrides the encoding the XML declaration names; UTF-8 otherwise. */
   encoding?: string;
+  /** Overrides the limits on records and depth. */
+  limits?: Partial<DocumentLimits>;
 }
 
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
+
+interface XmlAttribute {
+  local: string;
+  uri: string;
+  value: string;
+}
 
 /** An element: an ancestor of the records (attributes only) or in one. */
 interface XmlNode {
   qname: string;
   local: string;
   uri: string;
-  attributes: Array<{ local: string; uri: string; value: string }>;
+  attributes: readonly XmlAttribute[];
   parent: XmlNode | undefined;
   /** 1-based among the siblings of the same name. */
   index: number;
   line: number;
-  /** Collected inside records only. */
-  children: XmlNode[];
-  text: Array<{ value: string; cdata: boolean }>;
+  /** Collected inside records only, and only once there is one. */
+  children: XmlNode[] | undefined;
+  text: string[] | undefined;
+  /** Indexes in `text` of the parts that were CDATA sections. */
+  cdata: number[] | undefined;
   /** Children seen per name, for the next child's index. */
   counts: Map<string, number> | undefined;
 }
+
+const noAttributes: readonly XmlAttribute[] = [];
+const noChildren: readonly XmlNode[] = [];
 
 interface NameMatcher {
   local: string;
@@ -84,11 +110,12 @@ export function createXmlReader(
 ): RecordReader {
   const { definition } = options;
   const mapping = compileMapping(definition);
+  const limits = documentLimitsOf(options.limits);
   const text = documentText(input, {
     ...(options.encoding !== undefined && { encoding: options.encoding }),
     sniff: declaredEncoding,
   });
-  return documentReader(text, () => new XmlWalker(mapping));
+  return documentReader(text, () => new XmlWalker(mapping, limits));
 }
 
 /** The encoding an XML declaration at the start of `head` names. */
@@ -104,39 +131,64 @@ export function declaredEncoding(head: Buffer): string | undefined {
  * element is a node on `stack` with its attributes only; and inside one
  * record, where every element and text is kept under `record` until the
  * record element closes and is mapped.
+ *
+ * Positions are saxes's, in characters of the text: outside a record,
+ * `sinceEvent` is where the text saxes holds unreported began (a text
+ * run, comments, a start tag with its attributes); inside one,
+ * `record.start` is where the record began. Either may grow by at most
+ * the limit, checked at every event and after every slice written.
  */
 class XmlWalker {
   private readonly parser: SaxesParser<{ xmlns: true; position: true }>;
   private readonly output: ReadItem[] = [];
   private current: XmlNode | undefined;
-  private record: XmlNode | undefined;
+  private record: { node: XmlNode; start: number; nodes: number } | undefined;
   private depth = 0;
   private tagLine = 1;
+  private tagStart = 0;
+  private sinceEvent = 0;
+  /** An element the records sit in, or a record, was seen. */
+  private containerReached = false;
+  private root: string | undefined;
   private sawText = false;
 
-  constructor(private readonly mapping: CompiledMapping) {
+  constructor(
+    private readonly mapping: CompiledMapping,
+    private readonly limits: DocumentLimits,
+  ) {
     this.parser = new SaxesParser({ xmlns: true, position: true });
-    this.parser.on('doctype', (doctype) => refuseHostileDoctype(doctype));
-    this.parser.on('opentagstart', () => {
-      this.tagLine = this.parser.line;
+    this.parser.on('doctype', (doctype) => {
+      refuseHostileDoctype(doctype);
+      this.passed();
     });
+    this.parser.on('opentagstart', () => this.startTag());
     this.parser.on('opentag', (tag) => this.open(tag));
     this.parser.on('closetag', () => this.close());
     this.parser.on('text', (value) => this.addText(value, false));
     this.parser.on('cdata', (value) => this.addText(value, true));
+    // No more handlers: a seventh turns the parser's properties into a
+    // dictionary and saxes runs at half its speed. Comments and
+    // processing instructions outside the records are not events here,
+    // so a run of them with nothing between counts as one.
   }
 
   /** Feeds text; returns the failure that stopped the document, if any. */
   write(text: string): ImportError | undefined {
     if (!this.sawText) this.sawText = /\S/.test(text);
-    return this.guard(() => this.parser.write(text));
+    return this.guard(() => {
+      this.parser.write(text);
+      this.checkHeld();
+    });
   }
 
   end(): ImportError | undefined {
     if (!this.sawText) {
       return new ImportError(ErrorCodes.EMPTY_FILE, 'the document is empty');
     }
-    return this.guard(() => this.parser.close());
+    return (
+      this.guard(() => this.parser.close()) ??
+      (this.containerReached ? undefined : this.mapping.notReached(this.root))
+    );
   }
 
   take(): ReadItem[] {
@@ -164,66 +216,148 @@ class XmlWalker {
     }
   }
 
+  // Before saxes resolves the tag's namespaces, which walks every open
+  // element: refused here, a deep document costs only the levels allowed.
+  private startTag(): void {
+    this.tagLine = this.parser.line;
+    this.tagStart = this.parser.position;
+    if (this.depth >= this.limits.maxDepth) {
+      throw new ImportError(
+        ErrorCodes.HOSTILE_XML,
+        `elements nest deeper than ${this.limits.maxDepth} levels at line ` +
+          `${this.tagLine}; such a document is refused`,
+        { details: { line: this.tagLine, maxDepth: this.limits.maxDepth } },
+      );
+    }
+    this.passed();
+  }
+
   private open(tag: SaxesTagNS): void {
     const parent = this.current;
     const counts = parent ? (parent.counts ??= new Map()) : undefined;
     const index = (counts?.get(tag.name) ?? 0) + 1;
     counts?.set(tag.name, index);
 
+    const attributes = Object.values(tag.attributes);
     const node: XmlNode = {
       qname: tag.name,
       local: tag.local,
       uri: tag.uri,
-      attributes: Object.values(tag.attributes).map((attribute) => ({
-        local: attribute.local,
-        uri: attribute.uri,
-        value: attribute.value,
-      })),
+      attributes: attributes.length === 0 ? noAttributes : attributes,
       parent,
       index,
       line: this.tagLine,
-      children: [],
-      text: [],
+      children: undefined,
+      text: undefined,
+      cdata: undefined,
       counts: undefined,
     };
     this.depth += 1;
     this.current = node;
+    this.root ??= node.qname;
 
     if (this.record) {
-      parent?.children.push(node);
+      (parent!.children ??= []).push(node);
+      this.grow(1 + attributes.length);
     } else if (this.mapping.isRecord(node, this.depth)) {
-      this.record = node;
+      this.record = { node, start: this.tagStart, nodes: 0 };
+      this.containerReached = true;
+      this.grow(1 + attributes.length);
+    } else {
+      if (this.mapping.isContainer?.(node, this.depth)) {
+        this.containerReached = true;
+      }
+      this.passed();
     }
   }
 
   private close(): void {
     const node = this.current;
     if (node === undefined) return;
-    if (node === this.record) {
+    if (node === this.record?.node) {
+      this.checkHeld();
       for (const item of this.mapping.map(node)) this.output.push(item);
       this.record = undefined;
     }
     this.current = node.parent;
     this.depth -= 1;
+    this.passed();
   }
 
   private addText(value: string, cdata: boolean): void {
-    if (this.record && this.current) this.current.text.push({ value, cdata });
+    const node = this.current;
+    if (this.record === undefined || node === undefined) {
+      this.passed();
+      return;
+    }
+    // Blank text before an element's first text is indentation, which
+    // valueOf would trim away: not kept, it costs nothing.
+    if (node.text === undefined && !cdata && isBlank(value)) return;
+    const text = (node.text ??= []);
+    if (cdata) (node.cdata ??= []).push(text.length);
+    text.push(value);
+    this.grow(1);
+  }
+
+  /** An event outside a record: what saxes held is handed over. */
+  private passed(): void {
+    if (this.record === undefined) this.sinceEvent = this.parser.position;
+  }
+
+  private grow(nodes: number): void {
+    const record = this.record!;
+    record.nodes += nodes;
+    if (record.nodes > this.limits.maxRecordNodes) {
+      throw this.tooLarge(
+        `more than ${this.limits.maxRecordNodes} elements, attributes and ` +
+          'texts',
+        { maxRecordNodes: this.limits.maxRecordNodes },
+      );
+    }
+    this.checkHeld();
+  }
+
+  /** Neither a record nor what saxes holds outside one may pass the limit. */
+  private checkHeld(): void {
+    const limit = this.limits.maxRecordChars;
+    const position = this.parser.position;
+    if (this.record !== undefined) {
+      if (position - this.record.start > limit) {
+        throw this.tooLarge(`more than ${describeChars(limit)} of XML`, {
+          maxRecordChars: limit,
+        });
+      }
+    } else if (position - this.sinceEvent > limit) {
+      const line = this.parser.line;
+      throw new ImportError(
+        ErrorCodes.MALFORMED_FILE,
+        `a text, tag, comment or DOCTYPE running past line ${line} is longer ` +
+          `than ${describeChars(limit)}, the most one may hold`,
+        { details: { line, maxRecordChars: limit } },
+      );
+    }
+  }
+
+  private tooLarge(what: string, limit: Record<string, number>): ImportError {
+    const record = this.record!.node;
+    const path = xmlPathOf(record);
+    return new ImportError(
+      ErrorCodes.MALFORMED_FILE,
+      `the record at ${path} (line ${record.line}) holds ${what}, more ` +
+        'than one record may hold',
+      { details: { path, line: record.line, ...limit } },
+    );
   }
 }
 
-export function refuseHostileDoctype(doctype: string): void {
-  const declaresEntities = /<!ENTITY/i.test(doctype);
-  const external = /^\s*\S+\s+(SYSTEM|PUBLIC)\b/i.test(doctype);
-  if (declaresEntities || external) {
-    throw new ImportError(
-      ErrorCodes.HOSTILE_XML,
-      declaresEntities
-        ? 'the document declares entities in its DOCTYPE; they are refused'
-        : 'the document names an external DTD; it is refused',
-      { details: { declaresEntities, external } },
-    );
+function isBlank(text: string): boolean {
+  for (let at = 0; at < text.length; at += 1) {
+    const code = text.charCodeAt(at);
+    if (code !== 0x20 && code !== 0x0a && code !== 0x09 && code !== 0x0d) {
+      return false;
+    }
   }
+  return true;
 }
 
 interface CompiledColumn {
@@ -243,8 +377,14 @@ interface CompiledPath {
   attribute: NameMatcher | undefined;
 }
 
+type ElementMatcher = (node: XmlPathNode, depth: number) => boolean;
+
 interface CompiledMapping {
-  isRecord(node: XmlNode, depth: number): boolean;
+  isRecord: ElementMatcher;
+  /** Undefined when the record path leaves no container to look for. */
+  isContainer: ElementMatcher | undefined;
+  /** The failure of a document that never reached the records. */
+  notReached(root: string | undefined): ImportError;
   map(record: XmlNode): ReadItem[];
 }
 
@@ -280,35 +420,78 @@ function nameMatcherOf(definition: ImportDefinition) {
  */
 export function createXmlRecordMatcher(
   definition: ImportDefinition,
-): (node: XmlPathNode, depth: number) => boolean {
-  const matcher = nameMatcherOf(definition);
-  const recordPath =
-    definition.records?.xmlPath === undefined
-      ? undefined
-      : parseXmlRecordPath(definition.records.xmlPath);
-  const recordSteps = recordPath?.steps.map(matcher);
+): ElementMatcher {
+  const path = recordPathOf(definition);
+  // Without a declared path, the children of the root are the records.
+  if (path === undefined) return (_node, depth) => depth === 2;
+  return stepsMatcher(path.steps, path.anywhere);
+}
 
+/**
+ * Whether an element is the one the records sit in: `/Orders` for
+ * `/Orders/Order`, the root when no path is declared. Undefined when the
+ * path leaves none to look for (`/Order`, `//infNFe`): the document must
+ * then hold a record itself.
+ */
+function createXmlContainerMatcher(
+  definition: ImportDefinition,
+): ElementMatcher | undefined {
+  const path = recordPathOf(definition);
+  if (path === undefined) return (_node, depth) => depth === 1;
+  if (path.steps.length < 2) return undefined;
+  return stepsMatcher(path.steps.slice(0, -1), path.anywhere);
+}
+
+function recordPathOf(
+  definition: ImportDefinition,
+): { steps: NameMatcher[]; anywhere: boolean } | undefined {
+  const declared = definition.records?.xmlPath;
+  if (declared === undefined) return undefined;
+  const path = parseXmlRecordPath(declared);
+  return {
+    steps: path.steps.map(nameMatcherOf(definition)),
+    anywhere: path.anywhere,
+  };
+}
+
+/** Steps matched upward from the element; `anywhere`: at any depth. */
+function stepsMatcher(
+  steps: readonly NameMatcher[],
+  anywhere: boolean,
+): ElementMatcher {
   return (node, depth) => {
-    // Without a declared path, the children of the root are the records.
-    if (recordSteps === undefined || recordPath === undefined) {
-      return depth === 2;
-    }
-    if (
-      recordPath.anywhere
-        ? depth < recordSteps.length
-        : depth !== recordSteps.length
-    ) {
+    if (anywhere ? depth < steps.length : depth !== steps.length) {
       return false;
     }
     let cursor: XmlPathNode | undefined = node;
-    for (let step = recordSteps.length - 1; step >= 0; step -= 1) {
-      if (!cursor || !matches(cursor, recordSteps[step] as NameMatcher)) {
+    for (let step = steps.length - 1; step >= 0; step -= 1) {
+      if (!cursor || !matches(cursor, steps[step] as NameMatcher)) {
         return false;
       }
       cursor = cursor.parent;
     }
     return true;
   };
+}
+
+function notReachedFailure(
+  definition: ImportDefinition,
+  root: string | undefined,
+): ImportError {
+  const path = definition.records?.xmlPath ?? '';
+  const container = path.slice(0, path.lastIndexOf('/'));
+  const where =
+    container === '' || container === '/'
+      ? `holds no element at "${path}"`
+      : `has no element at "${container}", where the records of ` +
+        `"${path}" sit`;
+  return new ImportError(
+    ErrorCodes.MALFORMED_FILE,
+    `the document ${where}` +
+      (root === undefined ? '' : ` (its root is <${root}>)`) +
+      `; it is not a file of entity "${definition.entity}"`,
+    { details: { recordsPath: path, ...(root !== undefined && { root }) } },
+  );
 }
 
 function compileMapping(definition: ImportDefinition): CompiledMapping {
@@ -345,8 +528,6 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
     columns: compileColumns(child),
   }));
   const counter = new RecordCounter();
-
-  const isRecord = createXmlRecordMatcher(definition);
 
   const map = (record: XmlNode): ReadItem[] => {
     const position: RecordPosition = {
@@ -400,7 +581,12 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
     return items;
   };
 
-  return { isRecord, map };
+  return {
+    isRecord: createXmlRecordMatcher(definition),
+    isContainer: createXmlContainerMatcher(definition),
+    notReached: (root) => notReachedFailure(definition, root),
+    map,
+  };
 }
 
 function mapValues(
@@ -450,7 +636,7 @@ function select(start: XmlNode, path: CompiledPath): Array<XmlNode | string> {
         while (cursor && !matches(cursor, step.name)) cursor = cursor.parent;
         if (cursor) next.push(cursor);
       } else {
-        for (const child of node.children) {
+        for (const child of node.children ?? noChildren) {
           if (matches(child, step.name)) next.push(child);
         }
       }
@@ -497,20 +683,28 @@ function valueOf(found: XmlNode | string): string | null {
     return null;
   }
 
-  const parts = found.text.map((part) => ({ ...part }));
-  for (const part of parts) {
-    if (part.cdata) break;
-    part.value = part.value.trimStart();
-    if (part.value !== '') break;
+  const { text, cdata } = found;
+  if (text === undefined) return null;
+  if (cdata === undefined) {
+    const trimmed = (
+      text.length === 1 ? (text[0] as string) : text.join('')
+    ).trim();
+    return trimmed === '' ? null : trimmed;
+  }
+
+  // With CDATA, only the text outside it loses its edges' whitespace.
+  const parts = [...text];
+  for (let index = 0; index < parts.length; index += 1) {
+    if (cdata.includes(index)) break;
+    parts[index] = (parts[index] as string).trimStart();
+    if (parts[index] !== '') break;
   }
   for (let index = parts.length - 1; index >= 0; index -= 1) {
-    const part = parts[index] as { value: string; cdata: boolean };
-    if (part.cdata) break;
-    part.value = part.value.trimEnd();
-    if (part.value !== '') break;
+    if (cdata.includes(index)) break;
+    parts[index] = (parts[index] as string).trimEnd();
+    if (parts[index] !== '') break;
   }
-  const text = parts.map((part) => part.value).join('');
-  return text === '' && !parts.some((part) => part.cdata) ? null : text;
+  return parts.join('');
 }
 
 /**
