@@ -1,4 +1,5 @@
 import { createPgAdapters, type PgAdapters } from '@erp-import/adapter-pg';
+import { workerProcessSettings } from '@erp-import/dev-services';
 import { createImporter } from '@erp-import/core';
 import type { PublicImportRecord } from '@erp-import/core/contract';
 import { createImportRouter } from '@erp-import/core/express';
@@ -196,11 +197,12 @@ async function startBenchWorker(
       ...(workerCode === 'source'
         ? ['--import', 'tsx', '--conditions=source']
         : []),
-      // The flag the README recommends for workers ("Worker memory").
-      '--max-semi-space-size=2',
+      // What the README recommends for workers ("Worker memory").
+      ...workerProcessSettings.execArgv,
       ...(process.env.BENCH_WORKER_NODE_OPTIONS?.split(' ') ?? []),
     ],
     env: {
+      ...workerProcessSettings.env,
       ...process.env,
       DATABASE_URL: databaseUrl,
       BENCH_PARSE_THREAD: parseThread ? 'auto' : 'never',

@@ -2,6 +2,7 @@ import { createImportRouter } from '@erp-import/core/express';
 import type { PublicImportRecord } from '@erp-import/core/contract';
 import {
   startEmbeddedPostgres,
+  workerProcessSettings,
   type EmbeddedPostgresHandle,
 } from '@erp-import/dev-services';
 import {
@@ -145,9 +146,13 @@ async function startWorker(databaseUrl: string): Promise<WorkerHandle> {
     execArgv: [
       ...(fromDist ? [] : ['--import', 'tsx', '--conditions=source']),
       // See "Worker memory" in the README.
-      '--max-semi-space-size=2',
+      ...workerProcessSettings.execArgv,
     ],
-    env: { ...process.env, DATABASE_URL: databaseUrl },
+    env: {
+      ...workerProcessSettings.env,
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child = process_;

@@ -13,3 +13,4 @@ export type { ServiceHandle } from './database-services.js';
 export { createTestDatabase } from './test-database.js';
 export type { TestDatabase } from './test-database.js';
 export { sharedDir, sharedPath } from './shared-files.js';
+export { workerProcessSettings } from './worker-process-settings.js';
