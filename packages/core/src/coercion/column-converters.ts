@@ -14,7 +14,7 @@ import {
   maxYear,
   minYear,
   parseIsoDateTime,
-  parseWithFormats,
+  matchFormats,
   roundToMicroseconds,
   wallSeconds,
   type CompiledFormat,
@@ -279,14 +279,16 @@ function dateConverter(column: ColumnDefinition, locale: Locale): Converter {
   return (value) => {
     const text = value.trim();
     if (text === '') return null;
-    const fields = parseWithFormats(text, formats);
-    if (fields === undefined) {
+    const matched = matchFormats(text, formats);
+    if (matched === undefined) {
       return {
         code: 'invalid_date',
         message: `"${shorten(value)}" is not a valid date (expected ${expected})`,
       };
     }
-    return formatDate(fields);
+    // Written as PostgreSQL writes it: nothing to rewrite.
+    if (matched.format.canonical === 'date') return text;
+    return formatDate(matched.fields);
   };
 }
 
@@ -318,7 +320,10 @@ function timestampConverter(
   return (value) => {
     const text = value.trim();
     if (text === '') return null;
-    const read = parseWithFormats(text, formats) ?? parseIsoDateTime(text);
+    const matched = matchFormats(text, formats);
+    // Written as PostgreSQL writes a timestamp, with no zone to apply.
+    if (!withZone && matched?.format.canonical === 'timestamp') return text;
+    const read = matched?.fields ?? parseIsoDateTime(text);
     if (read === undefined) {
       return {
         code: 'invalid_timestamp',

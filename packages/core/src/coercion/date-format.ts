@@ -40,7 +40,37 @@ export interface CompiledFormat {
   regex: RegExp;
   fields: Field[];
   hasTime: boolean;
+  /**
+   * A format of fixed-width digits and one-character literals only (as
+   * `dd/MM/yyyy HH:mm:ss`) is read by position, without the regex: most
+   * ERP files write every date of a column so, a million times over.
+   */
+  fixed?: FixedLayout;
+  /**
+   * The format is PostgreSQL's own text for the type (`yyyy-MM-dd`,
+   * `yyyy-MM-dd HH:mm:ss`): a value it reads is written back as it came.
+   */
+  canonical?: 'date' | 'timestamp';
 }
+
+interface FixedLayout {
+  length: number;
+  /** [field, start, width] for each field, in the format's order. */
+  fields: Array<[Field, number, number]>;
+  /** [position, character code] of each literal character. */
+  literals: Array<[number, number]>;
+}
+
+/** Widths of the tokens a fixed layout may hold. */
+const fixedWidths: Record<string, number> = {
+  yyyy: 4,
+  yy: 2,
+  MM: 2,
+  dd: 2,
+  HH: 2,
+  mm: 2,
+  ss: 2,
+};
 
 const tokens: Array<[RegExp, Field, (length: number) => string]> = [
   [/^yyyy/, 'year4', () => '(\\d{4})'],
@@ -62,29 +92,59 @@ const tokens: Array<[RegExp, Field, (length: number) => string]> = [
 export function compileDateTimeFormat(format: string): CompiledFormat {
   let pattern = '^';
   const fields: Field[] = [];
+  // The fixed layout, while the format allows one.
+  let fixed: FixedLayout | undefined = { length: 0, fields: [], literals: [] };
   let rest = format;
   while (rest.length > 0) {
     if (rest.startsWith("'")) {
       const close = rest.indexOf("'", 1);
       const literal = close === -1 ? rest.slice(1) : rest.slice(1, close);
       pattern += escapeRegExp(literal);
+      for (const character of literal) {
+        fixed?.literals.push([fixed.length, character.charCodeAt(0)]);
+        if (fixed) fixed.length += 1;
+      }
+      if (literal.length !== [...literal].length) fixed = undefined;
       rest = close === -1 ? '' : rest.slice(close + 1);
       continue;
     }
     const token = tokens.find(([expression]) => expression.test(rest));
     if (token) {
       const [expression, field, toPattern] = token;
-      const length = (expression.exec(rest) as RegExpExecArray)[0].length;
-      pattern += toPattern(length);
+      const text = (expression.exec(rest) as RegExpExecArray)[0];
+      pattern += toPattern(text.length);
       fields.push(field);
-      rest = rest.slice(length);
+      const width = fixedWidths[text];
+      if (width === undefined) fixed = undefined;
+      else if (fixed) {
+        fixed.fields.push([field, fixed.length, width]);
+        fixed.length += width;
+      }
+      rest = rest.slice(text.length);
       continue;
     }
     pattern += escapeRegExp(rest.charAt(0));
+    const code = rest.charCodeAt(0);
+    if (code >= 0xd800 && code <= 0xdfff) fixed = undefined;
+    fixed?.literals.push([fixed.length, code]);
+    if (fixed) fixed.length += 1;
     rest = rest.slice(1);
   }
   const hasTime = fields.some((field) => field === 'hour');
-  return { format, regex: new RegExp(`${pattern}$`), fields, hasTime };
+  const canonical =
+    format === 'yyyy-MM-dd'
+      ? 'date'
+      : format === 'yyyy-MM-dd HH:mm:ss'
+        ? 'timestamp'
+        : undefined;
+  return {
+    format,
+    regex: new RegExp(`${pattern}$`),
+    fields,
+    hasTime,
+    ...(fixed !== undefined && { fixed }),
+    ...(canonical !== undefined && { canonical }),
+  };
 }
 
 /** Reads `text` with the first format that fits; undefined when none does. */
@@ -92,13 +152,83 @@ export function parseWithFormats(
   text: string,
   formats: readonly CompiledFormat[],
 ): DateTimeFields | undefined {
+  return matchFormats(text, formats)?.fields;
+}
+
+/** `parseWithFormats`, also saying which format read the value. */
+export function matchFormats(
+  text: string,
+  formats: readonly CompiledFormat[],
+): { fields: DateTimeFields; format: CompiledFormat } | undefined {
   for (const format of formats) {
-    const match = format.regex.exec(text);
-    if (!match) continue;
-    const fields = fieldsOf(format, match);
-    if (fields) return fields;
+    let fields: DateTimeFields | undefined;
+    if (format.fixed !== undefined) {
+      fields = fixedFieldsOf(format, format.fixed, text);
+    } else {
+      const match = format.regex.exec(text);
+      if (match) fields = fieldsOf(format, match);
+    }
+    if (fields) return { fields, format };
   }
   return undefined;
+}
+
+// The fixed layout's reading: the same fields `fieldsOf` gives from the
+// regex's match, read by position.
+function fixedFieldsOf(
+  format: CompiledFormat,
+  layout: FixedLayout,
+  text: string,
+): DateTimeFields | undefined {
+  if (text.length !== layout.length) return undefined;
+  for (const [position, code] of layout.literals) {
+    if (text.charCodeAt(position) !== code) return undefined;
+  }
+  const result: DateTimeFields = {
+    year: 0,
+    month: 0,
+    day: 0,
+    hour: 0,
+    minute: 0,
+    second: 0,
+    fraction: '',
+    hasTime: format.hasTime,
+  };
+  for (const [field, start, width] of layout.fields) {
+    let value = 0;
+    for (let i = start; i < start + width; i++) {
+      const digit = text.charCodeAt(i) - 0x30;
+      if (digit < 0 || digit > 9) return undefined;
+      value = value * 10 + digit;
+    }
+    switch (field) {
+      case 'year4':
+        result.year = value;
+        break;
+      case 'year2':
+        // Two-digit years pivot at 50: 00-49 is 2000-2049.
+        result.year = value + (value < 50 ? 2000 : 1900);
+        break;
+      case 'month':
+        result.month = value;
+        break;
+      case 'day':
+        result.day = value;
+        break;
+      case 'hour':
+        result.hour = value;
+        break;
+      case 'minute':
+        result.minute = value;
+        break;
+      case 'second':
+        result.second = value;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return isValidDateTime(result) ? result : undefined;
 }
 
 function fieldsOf(
@@ -357,7 +487,8 @@ export function formatOffset(offsetSeconds: number): string {
 }
 
 function pad(value: number, width: number): string {
-  return String(value).padStart(width, '0');
+  const text = String(value);
+  return text.length >= width ? text : text.padStart(width, '0');
 }
 
 function trimZeros(digits: string): string {
