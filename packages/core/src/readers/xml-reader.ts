@@ -138,6 +138,38 @@ export function declaredEncoding(head: Buffer): string | undefined {
  * `record.start` is where the record began. Either may grow by at most
  * the limit, checked at every event and after every slice written.
  */
+/**
+ * The 1-based place of a new element among its parent's children of the
+ * same name, inside a record: its siblings are kept there, and a record
+ * holds few, so counting them costs less than a map for every element.
+ */
+function siblingIndex(parent: XmlNode, qname: string): number {
+  let index = 1;
+  for (const sibling of parent.children ?? []) {
+    if (sibling.qname === qname) index += 1;
+  }
+  return index;
+}
+
+/** The same above the records, where children are counted, not kept. */
+function countedIndex(parent: XmlNode | undefined, qname: string): number {
+  if (parent === undefined) return 1;
+  const counts = (parent.counts ??= new Map());
+  const index = (counts.get(qname) ?? 0) + 1;
+  counts.set(qname, index);
+  return index;
+}
+
+// Most elements of an export have no attributes: no array for them.
+function attributesOf(tag: SaxesTagNS): XmlNode['attributes'] {
+  for (const name in tag.attributes) {
+    if (Object.hasOwn(tag.attributes, name)) {
+      return Object.values(tag.attributes);
+    }
+  }
+  return noAttributes;
+}
+
 class XmlWalker {
   private readonly parser: SaxesParser<{ xmlns: true; position: true }>;
   private readonly output: ReadItem[] = [];
@@ -234,16 +266,16 @@ class XmlWalker {
 
   private open(tag: SaxesTagNS): void {
     const parent = this.current;
-    const counts = parent ? (parent.counts ??= new Map()) : undefined;
-    const index = (counts?.get(tag.name) ?? 0) + 1;
-    counts?.set(tag.name, index);
+    const index = this.record
+      ? siblingIndex(parent!, tag.name)
+      : countedIndex(parent, tag.name);
 
-    const attributes = Object.values(tag.attributes);
+    const attributes = attributesOf(tag);
     const node: XmlNode = {
       qname: tag.name,
       local: tag.local,
       uri: tag.uri,
-      attributes: attributes.length === 0 ? noAttributes : attributes,
+      attributes,
       parent,
       index,
       line: this.tagLine,
@@ -599,7 +631,7 @@ function mapValues(
     const derived = derivedValue(column, parent, ordinal);
     if (derived) return derived.value;
 
-    let found: Array<XmlNode | string> = [];
+    let found: ReadonlyArray<XmlNode | string> = noChildren;
     for (const path of paths) {
       found = select(element, path);
       if (found.length > 0) break;
@@ -624,7 +656,21 @@ function mapValues(
 }
 
 /** Evaluates a path from `start`: the elements, or attribute values, found. */
-function select(start: XmlNode, path: CompiledPath): Array<XmlNode | string> {
+function select(
+  start: XmlNode,
+  path: CompiledPath,
+): ReadonlyArray<XmlNode | string> {
+  // A column named like a child element, the usual case: no lists but the
+  // one found (and none when nothing is).
+  const only = path.steps.length === 1 ? path.steps[0] : undefined;
+  if (only?.kind === 'child' && path.attribute === undefined) {
+    let found: XmlNode[] | undefined;
+    for (const child of start.children ?? noChildren) {
+      if (matches(child, only.name)) (found ??= []).push(child);
+    }
+    return found ?? noChildren;
+  }
+
   let nodes: XmlNode[] = [start];
   for (const step of path.steps) {
     const next: XmlNode[] = [];
