@@ -349,6 +349,11 @@ export interface ReadRowsOptions {
   tally: RecordTally;
 }
 
+interface RecordRef {
+  entity: string;
+  recordNumber: number;
+}
+
 /** A record the reader rejected, until it is known whether it follows. */
 interface PendingKey {
   entity: string;
@@ -416,7 +421,14 @@ export async function* readRowBatches(
   // to be applied already keeps the error log of the attempt that did it.
   await engine.errorLog.clear(record.id);
 
-  let lastRejected: string | undefined;
+  // The last record rejected, by entity and number (numbers run per
+  // entity): its other issues, and the record if the reader hands it
+  // out too, are not counted again.
+  let lastRejected: RecordRef | undefined;
+  const isLastRejected = (entity: string, recordNumber: number) =>
+    lastRejected !== undefined &&
+    lastRejected.recordNumber === recordNumber &&
+    lastRejected.entity === entity;
   let parentWasRejected = false;
   for await (const items of reader.batches()) {
     const rows: CoercedRow[] = [];
@@ -425,14 +437,14 @@ export async function* readRowBatches(
       if (item.kind === 'issue') {
         const { issue } = item;
         const entity = issue.entity ?? parentEntity;
-        const id = recordId(entity, issue.position.recordNumber);
+        const { recordNumber } = issue.position;
         if (
           issue.severity === 'error' &&
-          issue.position.recordNumber >= 1 &&
-          id !== lastRejected
+          recordNumber >= 1 &&
+          !isLastRejected(entity, recordNumber)
         ) {
           tally.count(entity, true);
-          lastRejected = id;
+          lastRejected = { entity, recordNumber };
           if (pending !== undefined) {
             rows.push(keyRow(pending.entity, pending.position));
           }
@@ -448,23 +460,24 @@ export async function* readRowBatches(
 
       const { position } = item.record;
       const entity = item.record.entity ?? parentEntity;
-      const id = recordId(entity, position.recordNumber);
+      const { recordNumber } = position;
       if (pending !== undefined) {
         // The rejected record itself, or the next one: its key, or none.
         const own =
-          id === recordId(pending.entity, pending.position.recordNumber)
+          pending.entity === entity &&
+          pending.position.recordNumber === recordNumber
             ? item.record
             : undefined;
         rows.push(keyRow(pending.entity, pending.position, own));
         pending = undefined;
       }
-      if (id === lastRejected) continue;
+      if (isLastRejected(entity, recordNumber)) continue;
       if (entity === parentEntity) {
         parentWasRejected = false;
         parentRecord = position.recordNumber;
       } else if (parentWasRejected) {
         tally.count(entity, true);
-        lastRejected = id;
+        lastRejected = { entity, recordNumber };
         found.push(parentRejected(position, entity));
         rows.push(keyRow(entity, position, item.record));
         continue;
@@ -487,7 +500,7 @@ export async function* readRowBatches(
         }
         rows.push(result.row);
       } else {
-        lastRejected = id;
+        lastRejected = { entity, recordNumber };
         if (entity === parentEntity) parentWasRejected = true;
         rows.push(keyRow(entity, position, item.record));
         found.push(...result.issues);
@@ -554,10 +567,6 @@ function recordedFormat(detected: DetectedFormat): ImportRecord['detected'] {
     ...(encoding !== undefined && { encoding }),
     ...(delimiter !== undefined && { delimiter }),
   };
-}
-
-function recordId(entity: string, recordNumber: number): string {
-  return `${entity}\u0000${recordNumber}`;
 }
 
 /**

@@ -378,8 +378,10 @@ async function applyEntity(options: ApplyEntityOptions): Promise<EntityCounts> {
   const { definition } = entity;
   const mode = definition.mode ?? 'upsert';
 
-  // Fresh statistics cost little on a temporary table and let the
-  // planner pick a hash join for the MERGE instead of guessing.
+  // Fresh statistics let the planner pick a hash join for the MERGE
+  // instead of guessing; a small sample (3,000 rows, not 30,000) is all a
+  // join's plan needs, and a tenth of the time on a million rows.
+  await client.query('SET LOCAL default_statistics_target = 10');
   await client.query(`ANALYZE pg_temp.${quoteIdentifier(entity.staging)}`);
 
   // A child row that came with a superseded parent record goes with it;

@@ -249,11 +249,14 @@ async function* readRecords(
  */
 function pickCsvValues(
   mapping: HeaderMapping,
-  record: readonly string[],
+  record: string[],
   raw: string,
   delimiter: string,
 ): RawValue[] {
   const indexes = mapping.fieldIndexByColumn;
+  // The header in the definition's order, and no empty field to tell
+  // apart: the parsed record is the values as they are.
+  if (mapping.identity && !record.includes('')) return record;
   const values = new Array<RawValue>(indexes.length);
   let quotedEmpty: Set<number> | undefined;
   for (let c = 0; c < indexes.length; c++) {

@@ -22,6 +22,8 @@ export interface HeaderMapping {
   absentColumns: readonly string[];
   /** The header's width, to tell ragged rows. */
   width: number;
+  /** Each field feeds the column of its own place, and nothing else. */
+  identity: boolean;
 }
 
 /**
@@ -100,6 +102,9 @@ export function mapHeader(
     unknownFields,
     absentColumns,
     width: header.length,
+    identity:
+      header.length === fieldIndexByColumn.length &&
+      fieldIndexByColumn.every((field, column) => field === column),
   };
 }
 
