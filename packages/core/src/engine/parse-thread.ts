@@ -74,7 +74,7 @@ async function runParseThread(
   const detected = () => ({ ...reader?.detected() });
   const tally = new RecordTally();
   // Room for a batch of plain text; a batch of wider characters grows.
-  const batch = createBatch(layout.targets.length, data.batchChars + 65536);
+  const batches = createBatches(layout.targets.length, data.batchChars + 65536);
   const filters = layout.targets.map((target) =>
     createRepeatedKeyFilter(target.definition),
   );
@@ -84,20 +84,25 @@ async function runParseThread(
       options: data.options,
     });
 
-    const send = async () => {
-      if (batch.count === 0 && batch.issues.length === 0) return;
+    // One target's lines (or none) with the issues gathered so far.
+    const send = async (target?: number) => {
+      const rowsHeld = target !== undefined && batches.count(target) > 0;
+      if (!rowsHeld && batches.issues.length === 0) return;
       await credits.take();
-      const filter = filters[batch.target];
-      const rows = batch.takeRows(
-        layout.targets,
-        filter === undefined || filter.mayRepeat,
-      );
+      const filter = target === undefined ? undefined : filters[target];
+      const rows = rowsHeld
+        ? batches.takeRows(
+            target,
+            layout.targets,
+            filter === undefined || filter.mayRepeat,
+          )
+        : undefined;
       const bytes = rows?.text;
       port.postMessage(
         {
           type: 'batch',
           rows,
-          issues: batch.takeIssues(),
+          issues: batches.takeIssues(),
           tally: snapshot(tally),
           detected: detected(),
         } satisfies FromThread,
@@ -107,8 +112,8 @@ async function runParseThread(
     };
     const issues: IssueWriter = {
       async add(list) {
-        batch.issues.push(...list);
-        if (batch.issues.length >= issuesPerBatch) await send();
+        batches.issues.push(...list);
+        if (batches.issues.length >= issuesPerBatch) await send();
       },
       flush: async () => undefined,
     };
@@ -116,7 +121,7 @@ async function runParseThread(
     const byEntity = new Map(
       layout.targets.map((target, index) => [target.definition.entity, index]),
     );
-    const batches = readRowBatches({
+    const rowBatches = readRowBatches({
       // The engine clears the error log itself before taking a batch.
       engine: { errorLog: { clear: async () => undefined } },
       record: { id: data.importId },
@@ -125,22 +130,25 @@ async function runParseThread(
       issues,
       tally,
     });
-    for await (const rows of batches) {
+    // Each target gathers its own lines: rows of parents and children
+    // that alternate in the file do not cut each other's batches short.
+    for await (const rows of rowBatches) {
       for (const row of rows) {
         const target = row.entity === undefined ? 0 : byEntity.get(row.entity);
         if (target === undefined) throw unknownEntity(row.entity);
-        if (batch.count > 0 && batch.target !== target) await send();
         filters[target]?.add(row.values);
-        if (row.keyOnly === true) batch.keyOnly += 1;
         const line = encodeRow(
           row,
-          batch.nextSeq(target),
+          batches.nextSeq(target),
           layout.targets[target]!,
           layout.tenant,
         );
-        batch.add(target, line);
-        if (batch.chars >= data.batchChars) await send();
+        batches.add(target, line, row.keyOnly === true);
+        if (batches.chars(target) >= data.batchChars) await send(target);
       }
+    }
+    for (let target = 0; target < layout.targets.length; target++) {
+      await send(target);
     }
     await send();
 
@@ -154,7 +162,7 @@ async function runParseThread(
     post({
       type: 'failed',
       error: serializeError(toImportError(error)),
-      issues: batch.takeIssues(),
+      issues: batches.takeIssues(),
       tally: snapshot(tally),
       detected: detected(),
     });
@@ -181,87 +189,94 @@ function createCredits(initial: number) {
 }
 
 /**
- * The lines of one target being gathered, and the issues beside them.
- * Each line is written as UTF-8 into the batch's buffer as soon as it is
- * encoded, so it dies young: lines kept as strings until the batch is
- * sent outlived the young generation and made every collection copy
- * them (half the thread's time went to the collector).
+ * The lines being gathered, one batch per target, and the issues beside
+ * them. Each line is written as UTF-8 into its target's buffer as soon as
+ * it is encoded, so it dies young: lines kept as strings until the batch
+ * was sent outlived the young generation and made every collection copy
+ * them (half the thread's time went to the collector). A batch leaves as
+ * a copy of exactly its bytes, and the buffer serves the next one.
  */
-function createBatch(targetCount: number, bytesHint: number) {
+function createBatches(targetCount: number, bytesHint: number) {
   const seq = new Array<number>(targetCount).fill(0);
-  let bytes = Buffer.allocUnsafe(bytesHint);
-  let used = 0;
-  let lines = '';
-  let linesHeld = 0;
-  const flushLines = () => {
-    // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
-    if (bytes.length - used < lines.length * 3) {
-      const larger = Buffer.allocUnsafe(
-        Math.max(bytes.length * 2, used + lines.length * 3),
-      );
-      bytes.copy(larger, 0, 0, used);
-      bytes = larger;
-    }
-    used += bytes.write(lines, used, 'utf8');
-    lines = '';
-    linesHeld = 0;
-  };
-  const batch = {
-    target: 0,
+  const open = Array.from({ length: targetCount }, () => ({
+    buffer: Buffer.allocUnsafe(bytesHint),
+    used: 0,
+    lines: '',
+    linesHeld: 0,
     count: 0,
     keyOnly: 0,
     chars: 0,
     firstSeq: 1,
+  }));
+  type Open = (typeof open)[number];
+
+  const flushLines = (batch: Open) => {
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
+    const room = batch.buffer.length - batch.used;
+    if (room < batch.lines.length * 3) {
+      const larger = Buffer.allocUnsafe(
+        Math.max(batch.buffer.length * 2, batch.used + batch.lines.length * 3),
+      );
+      batch.buffer.copy(larger, 0, 0, batch.used);
+      batch.buffer = larger;
+    }
+    batch.used += batch.buffer.write(batch.lines, batch.used, 'utf8');
+    batch.lines = '';
+    batch.linesHeld = 0;
+  };
+
+  return {
     issues: [] as RowIssue[],
     nextSeq(target: number): number {
       seq[target] = seq[target]! + 1;
       return seq[target]!;
     },
-    add(target: number, line: string) {
-      if (batch.count === 0) {
-        batch.target = target;
-        batch.firstSeq = seq[target]!;
-      }
+    count: (target: number) => open[target]!.count,
+    chars: (target: number) => open[target]!.chars,
+    add(target: number, line: string, keyOnly: boolean) {
+      const batch = open[target]!;
+      if (batch.count === 0) batch.firstSeq = seq[target]!;
       // A few lines are joined before each write: a write per line costs
       // more in the call than in the copy.
-      lines += line;
-      linesHeld += 1;
-      if (linesHeld === linesPerWrite) flushLines();
+      batch.lines += line;
+      batch.linesHeld += 1;
+      if (batch.linesHeld === linesPerWrite) flushLines(batch);
       batch.count += 1;
+      if (keyOnly) batch.keyOnly += 1;
       batch.chars += line.length;
     },
     takeRows(
+      target: number,
       targets: ParseThreadData['layout']['targets'],
       keysMayRepeat: boolean,
-    ): EncodedRows | undefined {
-      if (batch.count === 0) return undefined;
-      flushLines();
-      const entity = targets[batch.target]!.definition.entity;
+    ): EncodedRows {
+      const batch = open[target]!;
+      flushLines(batch);
+      const entity = targets[target]!.definition.entity;
+      // An ArrayBuffer of its own, exactly the batch's size, to transfer.
+      const text = new Uint8Array(batch.used);
+      text.set(batch.buffer.subarray(0, batch.used));
       const rows: EncodedRows = {
         kind: 'encoded',
-        ...(batch.target > 0 && { entity }),
-        // The buffer's memory is its own (allocUnsafe above the pool's
-        // size), so it can be transferred.
-        text: new Uint8Array(bytes.buffer, bytes.byteOffset, used),
+        ...(target > 0 && { entity }),
+        text,
         count: batch.count,
         firstSeq: batch.firstSeq,
         keysMayRepeat,
         keyOnlyCount: batch.keyOnly,
       };
-      bytes = Buffer.allocUnsafe(bytesHint);
-      used = 0;
+      batch.used = 0;
       batch.count = 0;
       batch.keyOnly = 0;
       batch.chars = 0;
       return rows;
     },
     takeIssues(): RowIssue[] {
-      const taken = batch.issues;
-      batch.issues = [];
+      const taken = this.issues;
+      this.issues = [];
       return taken;
     },
   };
-  return batch;
 }
 
 function snapshot(tally: RecordTally): TallySnapshot {
