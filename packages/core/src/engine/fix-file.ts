@@ -5,6 +5,7 @@ import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { LoggedRowIssue } from '../ports/error-log.js';
 import type { ImportRecord } from '../ports/import-record.js';
 import { excelSeparatorLine } from '../readers/csv-delimiter.js';
+import { isNoRecord } from '../readers/csv-reader.js';
 import { decodeToUtf8, normalizeEncodingName } from '../readers/decode.js';
 import { openInput } from '../readers/decompress.js';
 import type { EngineContext } from './engine-context.js';
@@ -217,9 +218,7 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
           continue;
         }
       }
-      if (record.length === 1 && record[0] === '' && !raw.startsWith('"')) {
-        continue;
-      }
+      if (isNoRecord(record, raw, header ? width : undefined)) continue;
       if (!header) {
         header = true;
         width = record.length;

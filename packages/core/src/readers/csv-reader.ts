@@ -164,6 +164,8 @@ async function* readRecords(
   let line = 1;
   let recordNumber = 0;
   let mapping: HeaderMapping | undefined;
+  // The header closes with a delimiter: rows without it lack that field.
+  let headerEndsBlank = false;
   // Columns whose values lose a declared prefix (as JSON and XML do).
   const prefixes: Array<[number, string]> = [];
   definition.columns.forEach((column, index) => {
@@ -185,10 +187,11 @@ async function* readRecords(
           skipsSeparatorLine = false;
           continue;
         }
-        if (isEmptyLine(record, raw)) continue;
+        if (isNoRecord(record, raw, mapping?.width)) continue;
 
         if (mapping === undefined) {
           mapping = mapHeader(record, definition);
+          headerEndsBlank = record.length > 1 && record.at(-1)!.trim() === '';
           if (mapping.absentColumns.length > 0) {
             detected.absentColumns = [...mapping.absentColumns];
           }
@@ -201,6 +204,17 @@ async function* readRecords(
           breaks === 0
             ? { recordNumber, line: startLine }
             : { recordNumber, line: startLine, endLine: startLine + breaks };
+
+        // A delimiter closing every line, the header's or the rows', where
+        // the other has none: the empty field it adds is nobody's.
+        if (
+          record.length === mapping.width + 1 &&
+          endsWithDelimiter(raw, delimiter)
+        ) {
+          record.pop();
+        } else if (headerEndsBlank && record.length === mapping.width - 1) {
+          record.push('');
+        }
 
         if (record.length !== mapping.width) {
           items.push({
@@ -394,6 +408,51 @@ function headerWarnings(
 function list(names: readonly string[]): string {
   const shown = names.slice(0, 20).join(', ');
   return names.length > 20 ? `${shown} and ${names.length - 20} more` : shown;
+}
+
+/**
+ * Whether a parsed line holds no record: an empty line, or a blank row as
+ * spreadsheets write it, delimiters alone (`;;;`) or spaces alone in a
+ * file of several columns (`headerWidth`, unknown before the header).
+ * The fix file counts records with the same rule.
+ */
+export function isNoRecord(
+  record: readonly string[],
+  raw: string,
+  headerWidth: number | undefined,
+): boolean {
+  return isEmptyLine(record, raw) || isBlankRow(record, raw, headerWidth);
+}
+
+function isBlankRow(
+  record: readonly string[],
+  raw: string,
+  headerWidth: number | undefined,
+): boolean {
+  if (record.length === 1) {
+    return (
+      (headerWidth === undefined || headerWidth > 1) &&
+      isBlank(record[0]!) &&
+      !raw.includes('"')
+    );
+  }
+  // The first field tells most records apart at once.
+  return (
+    record[0] === '' &&
+    record.every((field) => field === '') &&
+    !raw.includes('"')
+  );
+}
+
+function isBlank(text: string): boolean {
+  return text.trim() === '';
+}
+
+// The record's text, less its line break, ends with an unquoted empty
+// field: the line closes with the delimiter.
+function endsWithDelimiter(raw: string, delimiter: string): boolean {
+  const text = withoutLineBreak(raw);
+  return text.endsWith(delimiter);
 }
 
 function isEmptyLine(record: readonly string[], raw: string): boolean {
