@@ -25,6 +25,7 @@ import {
   type Problem,
 } from './schemas.js';
 import type { ImportLoadOptions } from '../ports/import-record.js';
+import { isMultipart, multipartFile } from './multipart-file.js';
 import { isAbortedUpload, uploadBody } from './upload-body.js';
 
 /**
@@ -108,13 +109,24 @@ export function createImportRouter(
 
       // The body streams into the file store as it arrives; nothing buffers
       // it here. A gzip body is stored as sent and inflated by the worker.
-      // TODO: a multipart/form-data body is stored as it comes, boundaries
-      // and all; taking the file part out needs a streaming multipart
-      // parser, and desktop clients send the raw file.
-      const body = uploadBody(request, max);
-      const fileName = query.fileName ?? fileNameOf(request);
+      // A form's file part streams the same way.
       const compression =
         headers['content-encoding'] === 'gzip' ? ('gzip' as const) : undefined;
+      const counted = uploadBody(request, max);
+      const form = isMultipart(request.headers)
+        ? await multipartFile(request.headers, counted)
+        : undefined;
+      if (form !== undefined && compression !== undefined) {
+        // The whole form is compressed then; gzip the file part instead.
+        form.file.destroy();
+        throw new ImportError(
+          ErrorCodes.INVALID_REQUEST,
+          'a gzip-encoded multipart body is not read; send the file raw ' +
+            'with Content-Encoding: gzip, or a gzip file in the form',
+        );
+      }
+      const body = form?.file ?? counted;
+      const fileName = query.fileName ?? form?.fileName ?? fileNameOf(request);
       const { record, created } = await importer.enqueue({
         tenant: caller.tenant,
         entity: query.entity,

@@ -101,7 +101,20 @@ function operationOf(route: RouteDefinition): JsonObject {
         content: Object.fromEntries(
           route.rawBody.contentTypes.map((type) => [
             type,
-            { schema: { type: 'string', contentMediaType: type } },
+            type === 'multipart/form-data'
+              ? {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      file: {
+                        type: 'string',
+                        contentMediaType: 'application/octet-stream',
+                      },
+                    },
+                    required: ['file'],
+                  },
+                }
+              : { schema: { type: 'string', contentMediaType: type } },
           ]),
         ),
       },

@@ -74,10 +74,13 @@ export const routes = {
         'application/json',
         'application/x-ndjson',
         'application/xml',
+        'multipart/form-data',
       ],
       description:
         'The file as exported, streamed; gzip bodies (Content-Encoding: ' +
-        'gzip, or by their magic bytes) are stored as sent.',
+        'gzip, or by their magic bytes) are stored as sent. Or a form ' +
+        '(multipart/form-data) whose first file part is the file; its ' +
+        'file name stands in for `fileName`.',
     },
     responses: {
       202: {
