@@ -15,8 +15,11 @@ export const fileStoreSql = (s: string) => ({
   abandon: `DELETE FROM ${s}.files WHERE id = $1`,
 
   find: `SELECT id, chunks FROM ${s}.files WHERE key = $1 AND complete`,
-  readChunk: `SELECT data FROM ${s}.file_chunks
-    WHERE file_id = $1 AND chunk = $2`,
+  // Read through COPY (binary-copy-bytes.ts), which takes no parameters:
+  // the caller passes integers only.
+  readChunk: (fileId: string, chunk: number) =>
+    `SELECT data FROM ${s}.file_chunks
+    WHERE file_id = ${fileId} AND chunk = ${chunk}`,
 
   delete: `DELETE FROM ${s}.files WHERE key = $1 AND complete`,
 

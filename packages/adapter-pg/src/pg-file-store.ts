@@ -7,6 +7,7 @@ import {
   type FileStore,
   type StoredFile,
 } from '@erp-import/core';
+import { readOneByteaByCopy } from './binary-copy-bytes.js';
 import { fileStoreSql } from './file-store-sql.js';
 import { inTransaction, type PgPool } from './pg-types.js';
 import { defaultSchema, quoteSchema } from './schema-name.js';
@@ -111,22 +112,28 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
   }
 
   async function readChunks(fileId: string, chunks: number, key: string) {
-    // TODO: bytea arrives as hex text (a string twice the chunk's size)
-    // that pg turns into a Buffer. Asking for binary results per query
-    // does not help: pg-protocol then hands the bytes over as a UTF-8
-    // string, which mangles every byte that is not UTF-8; only a
-    // connection in binary mode gets them whole.
+    // Inlined, since COPY takes no parameters: both are integers.
+    if (!/^\d+$/.test(fileId)) {
+      throw new ImportError(ErrorCodes.STORE_ERROR, `bad file id ${fileId}`);
+    }
     const read = async (chunk: number): Promise<Buffer> => {
-      const { rows } = await pool.query(sql.readChunk, [fileId, chunk]);
-      const row = rows[0] as { data: Buffer } | undefined;
-      if (!row) {
+      const client = await pool.connect();
+      let data: Buffer | undefined;
+      try {
+        data = await readOneByteaByCopy(client, sql.readChunk(fileId, chunk));
+        client.release();
+      } catch (error) {
+        client.release(error instanceof Error ? error : true);
+        throw error;
+      }
+      if (data === undefined) {
         throw new ImportError(
           ErrorCodes.FILE_MISSING,
           `the stored file "${key}" was deleted while it was read`,
           { details: { key } },
         );
       }
-      return row.data;
+      return data;
     };
     // The next chunk is asked for while the reader works on this one.
     const ahead = (chunk: number): Promise<Buffer> | undefined => {

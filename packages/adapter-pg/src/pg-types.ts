@@ -12,7 +12,15 @@ export interface PgQueryable {
   query(text: string, values?: unknown[]): Promise<PgResult>;
 }
 
+/** What `client.query(submittable)` accepts: a COPY stream, a cursor. */
+export interface PgSubmittable {
+  submit(connection: unknown): void;
+}
+
 export interface PgPoolClient extends PgQueryable {
+  /** How pg runs a submittable query, such as a pg-copy-streams COPY. */
+  query<T extends PgSubmittable>(submittable: T): T;
+  query(text: string, values?: unknown[]): Promise<PgResult>;
   release(error?: Error | boolean): void;
 }
 
