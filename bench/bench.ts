@@ -168,8 +168,10 @@ async function measureBaseline(files: Files): Promise<ResultRow[]> {
   const again: Sample[] = [];
   for (let run = 1; run <= runs; run++) {
     await truncateBaseline(pool!);
+    await settle();
     initial.push(fromBaseline(await runBaseline(pool!, files.csv1)));
     await pool!.query(`VACUUM ANALYZE ${baselineTable}`);
+    await settle();
     again.push(fromBaseline(await runBaseline(pool!, files.csv2)));
     report('baseline', run, initial.at(-1)!, again.at(-1)!);
   }
@@ -191,6 +193,25 @@ async function measureBaseline(files: Files): Promise<ResultRow[]> {
   ];
 }
 
+/**
+ * Before each timed load, baseline's and product's alike: a checkpoint
+ * and no autovacuum at work in the bench's database, so that no run pays
+ * for the writes of the one before it (a million rows leave a checkpoint
+ * and a vacuum of the table, and of the file store, to do).
+ */
+async function settle(): Promise<void> {
+  await pool!.query('CHECKPOINT').catch(() => undefined);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const { rows } = await pool!.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE backend_type = 'autovacuum worker' AND datname = current_database()`,
+    );
+    if (rows[0]!.n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 function fromBaseline(timings: BaselineTimings): Sample {
   return {
     totalMs: timings.totalMs,
@@ -209,11 +230,13 @@ async function measureProduct(
   const withReimport = format === 'csv';
   for (let run = 1; run <= runs; run++) {
     await pool!.query(`TRUNCATE ${benchTable}`);
+    await settle();
     const first = await runProductImport(stack!, files[`${format}1`], format);
     check(first, rowCount(rows, 1));
     initial.push(fromProduct(first));
     if (withReimport) {
       await pool!.query(`VACUUM ANALYZE ${benchTable}`);
+      await settle();
       const second = await runProductImport(
         stack!,
         files[`${format}2`],

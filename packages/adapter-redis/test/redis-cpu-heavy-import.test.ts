@@ -11,10 +11,10 @@ import { useEngineHarness } from './engine-harness.js';
 import { describeWithRedis, uniquePrefix } from './redis-test-support.js';
 
 const database = useTestDatabase('adapter_redis_cpu_heavy');
-const rowCount = 600_000;
+const rowCount = 900_000;
 const badEvery = 10;
 // Short on purpose: the import runs many times longer than this.
-const lockDurationMs = 1_000;
+const lockDurationMs = 500;
 
 describeWithRedis(
   'Redis queue: a CPU-heavy import longer than the lock',
@@ -24,7 +24,7 @@ describeWithRedis(
       redisUrl,
       prefix: uniquePrefix('cpu-heavy'),
       lockDurationMs,
-      stalledIntervalMs: 500,
+      stalledIntervalMs: 250,
       setupSql: [itemsTableSql],
     });
 

@@ -523,6 +523,22 @@ describe('applyImport', () => {
     ]);
   });
 
+  it('gives its own transaction the work_mem asked for, and no more', async () => {
+    const before = await query<{ work_mem: string }>('SHOW work_mem');
+    let inside: string | undefined;
+    await apply({
+      rows: stream([row(1, ['C-1', 'Ana', null])]),
+      workMem: '96MB',
+      beforeCommit: async (transaction) => {
+        const shown = await transaction.query('SHOW work_mem');
+        inside = (shown.rows[0] as { work_mem: string }).work_mem;
+      },
+    });
+    expect(inside).toBe('96MB');
+    // SET LOCAL: the connection goes back to the pool as it came.
+    expect(await query('SHOW work_mem')).toEqual(before);
+  });
+
   it('reports superseded duplicates to onIssues with their entity', async () => {
     const issues: RowIssue[] = [];
     const result = await apply({

@@ -29,6 +29,7 @@ const defaultStaleAfterMs = 60_000;
 const defaultParseThreadMinBytes = 1024 * 1024;
 const defaultBeforeImageRetentionMs = 7 * 24 * 3_600_000;
 const defaultLostJobAfterMs = 10_000;
+const defaultMergeWorkMem = '128MB';
 
 /**
  * The engine over its ports. One importer serves both sides: a host that
@@ -53,6 +54,7 @@ export function createImporter(options: CreateImporterOptions): Importer {
     parseThreadMinBytes:
       options.parseThreadMinBytes ?? defaultParseThreadMinBytes,
     keepBeforeImages: options.keepBeforeImages === true,
+    mergeWorkMem: checkedWorkMem(options.mergeWorkMem),
     beforeImageRetentionMs:
       options.beforeImageRetentionMs ?? defaultBeforeImageRetentionMs,
     lostJobAfterMs: Math.max(
@@ -253,4 +255,16 @@ async function startSweep(
       await running;
     },
   };
+}
+
+// A malformed size would fail every import at its first statement; it
+// fails here instead, where the host sees it at start.
+function checkedWorkMem(value: string | null | undefined): string | null {
+  if (value === undefined) return defaultMergeWorkMem;
+  if (value === null || /^\d+\s*(kB|MB|GB|TB)?$/.test(value)) return value;
+  throw new ImportError(
+    ErrorCodes.INVALID_REQUEST,
+    `mergeWorkMem "${value}" is not a PostgreSQL memory size such as 128MB`,
+    { details: { mergeWorkMem: value } },
+  );
 }

@@ -20,6 +20,8 @@ export interface EngineContext {
   ledgerSchema: string;
   /** Files this large or larger are read in a parse thread. */
   parseThreadMinBytes: number;
+  /** `work_mem` for an import's transaction; null keeps the server's. */
+  mergeWorkMem: string | null;
   /** Every import keeps before-images (definitions may ask alone). */
   keepBeforeImages: boolean;
   beforeImageRetentionMs: number;

@@ -60,6 +60,14 @@ export interface CreateImporterOptions {
    */
   parseThreadMinBytes?: number;
   /**
+   * `work_mem` for each import's transaction (`SET LOCAL`): the memory
+   * PostgreSQL may give the MERGE's hash join and the dedupe's sort
+   * before they spill to disk. 128 MB by default, which keeps a million
+   * rows' join in memory (a third off the MERGE of a re-import); used
+   * only as far as an import needs it. `null` keeps the server's setting.
+   */
+  mergeWorkMem?: string | null;
+  /**
    * Keep before-images of the rows every import changes, so that imports
    * can be reverted; a definition may ask for it alone
    * (`keepBeforeImages`). Off by default.

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { CoercedRow } from '../coercion/coerced-row.js';
 import { createRowCoercer } from '../coercion/row-coercer.js';
 import type { ImportDefinition } from '../definitions/import-definition.js';
@@ -35,7 +36,7 @@ import { createIssueWriter, type IssueWriter } from './issue-writer.js';
 import { startProgressReporter } from './progress-reporter.js';
 import type { PgPoolClientLike } from './importer-types.js';
 import { createReaderFor } from './reader-factory.js';
-import { openRowSource } from './row-source.js';
+import { openRowSource, type RowSourceHandle } from './row-source.js';
 import { isRetryableFailure } from './retryable-failure.js';
 
 /**
@@ -102,6 +103,14 @@ export async function processImport(
     }
     return await markFailed(engine, record, failure, run, logger);
   }
+}
+
+/** One reading of the stored file, with what it counted and found. */
+interface Reading {
+  input: Readable;
+  tally: RecordTally;
+  issues: IssueWriter;
+  source: RowSourceHandle;
 }
 
 interface RunState {
@@ -174,40 +183,50 @@ async function runImport(
   const definitions = [definition, ...(definition.children ?? [])];
   // An unknown format fails here, before the file is opened.
   createReaderFor(record.format);
-  const input = await engine.fileStore.open(record.fileKey);
 
   // Read, coerce and stage form one stream: the loader pulls rows, rows
   // pull records, records pull bytes. Nothing holds the file. A large
   // file is read in a parse thread (see row-source.ts).
-  const tally = new RecordTally();
-  const issues = createIssueWriter(engine.errorLog, record.id);
-  const source = openRowSource({
-    engine,
-    record,
-    definition,
-    input,
-    issues,
-    tally,
-    logger,
-    readInProcess: (reader) =>
-      readRows({
-        engine,
-        record,
-        definitions,
-        reader,
-        issues,
-        tally,
-      }),
-  });
+  const openReading = async (): Promise<Reading> => {
+    const input = await engine.fileStore.open(record.fileKey);
+    const tally = new RecordTally();
+    const issues = createIssueWriter(engine.errorLog, record.id);
+    const source = openRowSource({
+      engine,
+      record,
+      definition,
+      input,
+      issues,
+      tally,
+      logger,
+      readInProcess: (reader) =>
+        readRows({
+          engine,
+          record,
+          definitions,
+          reader,
+          issues,
+          tally,
+        }),
+    });
+    return { input, tally, issues, source };
+  };
+  const closeReading = async ({ input, source }: Reading) => {
+    input.destroy();
+    await source.close();
+  };
+  // The loader may read the file a second time (a direct load it gave up,
+  // see direct-load.ts): counts, issues and progress then start again.
+  let reading = await openReading();
   const progress = startProgressReporter({
     statusStore: engine.statusStore,
     importId: record.id,
     bytesTotal: record.byteSize,
     intervalMs: engine.progressIntervalMs,
     counters: () => ({
-      bytesRead: source.bytesRead(),
-      recordsRead: tally.read,
-      recordsRejected: tally.rejected,
+      bytesRead: reading.source.bytesRead(),
+      recordsRead: reading.tally.read,
+      recordsRejected: reading.tally.rejected,
     }),
     logger,
   });
@@ -222,9 +241,9 @@ async function runImport(
     client: PgClientLike | undefined,
     result: ApplyResult,
   ) => {
-    await issues.flush();
-    run.detected = recordedFormat(source.detected());
-    run.counts = importCountsOf(result, tally, definitions);
+    await reading.issues.flush();
+    run.detected = recordedFormat(reading.source.detected());
+    run.counts = importCountsOf(result, reading.tally, definitions);
     // No progress write may land after the final one below.
     await progress.stop();
     progress.setPhase('done');
@@ -268,24 +287,34 @@ async function runImport(
       importId: record.id,
       tenant: record.tenant,
       definitions,
-      rows: source.rows,
+      rows: reading.source.rows,
+      // A second reading from the start: the first one's issues, sent
+      // or not, are cleared with the error log when it begins.
+      reopenRows: async () => {
+        await closeReading(reading);
+        await reading.issues.flush();
+        reading = await openReading();
+        progress.setPhase('reading');
+        return reading.source.rows;
+      },
       ledgerSchema: engine.ledgerSchema,
       onMergeStart: () => progress.setPhase('merging'),
       absentColumns: () => ({
-        [definition.entity]: source.detected().absentColumns ?? [],
+        [definition.entity]: reading.source.detected().absentColumns ?? [],
       }),
       // Mode, scope, export timestamp: what the request asked, checked
       // again against the definition by the loader.
       load: record.options,
       keepBeforeImages:
         engine.keepBeforeImages || definition.keepBeforeImages === true,
+      ...(engine.mergeWorkMem !== null && { workMem: engine.mergeWorkMem }),
       // Too many rejects roll the import back before it is recorded.
       checkMerged: (applied: ApplyResult) =>
         checkRejectThresholds(
-          importCountsOf(applied, tally, definitions),
+          importCountsOf(applied, reading.tally, definitions),
           rejectThresholdsOf(definition, record.options),
         ),
-      onIssues: (batch) => issues.add(batch),
+      onIssues: (batch) => reading.issues.add(batch),
       ...(inTransaction && {
         beforeCommit: async (
           transaction: PgClientLike,
@@ -307,8 +336,9 @@ async function runImport(
     logger.info(
       {
         counts: completed.counts,
-        timings: { ...result.timings, parseMs: source.parseMs() },
+        timings: { ...result.timings, parseMs: reading.source.parseMs() },
         alreadyApplied: result.alreadyApplied,
+        ...(result.loadedDirectly === true && { loadedDirectly: true }),
       },
       'import finished',
     );
@@ -322,19 +352,18 @@ async function runImport(
     broken = isRetryableFailure(toImportError(error));
     // What the loader reported before failing (the rows that made it fail
     // by a threshold) stays in the error log for the user to read.
-    await issues.flush().catch(() => undefined);
+    await reading.issues.flush().catch(() => undefined);
     throw error;
   } finally {
     // A source the loader did not read to its end is closed here; the
     // connection goes back to the pool whatever closing it says.
     try {
-      input.destroy();
-      await source.close();
+      await closeReading(reading);
       await progress.stop();
     } finally {
       client?.release(broken);
     }
-    run.detected ??= recordedFormat(source.detected());
+    run.detected ??= recordedFormat(reading.source.detected());
     run.progress ??= { ...progress.current(), phase: 'done' };
   }
 }

@@ -53,6 +53,7 @@ import {
   type SkipReason,
 } from './merge-sql.js';
 import type { PgClientLike } from './pg-client.js';
+import { loadDirectly, mayLoadDirectly } from './direct-load.js';
 import { detectServerCapabilities } from './server-capabilities.js';
 import { checkTargetTable } from './target-table.js';
 
@@ -122,6 +123,13 @@ export interface ApplyImportOptions {
    * the staging layout when copying starts.
    */
   rows: AsyncIterable<StagedItem> | RowSource;
+  /**
+   * The rows again from the start, for a second reading of the file.
+   * Given, an import into an empty table may first try to copy its rows
+   * straight into it (direct-load.ts) and, when that cannot stand, rolls
+   * it back and stages the rows read anew; `rows` is then not read on.
+   */
+  reopenRows?: () => Promise<AsyncIterable<StagedItem> | RowSource>;
   /** The schema of the ledger of applied imports; `erp_import` by default. */
   ledgerSchema?: string;
   /** Receives the warnings (superseded duplicate keys) in batches. */
@@ -173,6 +181,13 @@ export interface ApplyImportOptions {
    */
   keepBeforeImages?: boolean;
   /**
+   * `work_mem` for the transaction (`SET LOCAL`), such as `128MB`: a hash
+   * join or sort of a large import that outgrows the server's default
+   * (often 4 MB) spills to disk in batches. The server's setting when
+   * left out.
+   */
+  workMem?: string;
+  /**
    * Isolate rows the database refuses (true by default). False merges
    * without the savepoint: a refused row fails the whole import with
    * the database's error. The bench compares the two.
@@ -183,6 +198,8 @@ export interface ApplyImportOptions {
 export interface ApplyResult {
   /** True when the ledger already held this import: nothing was done. */
   alreadyApplied: boolean;
+  /** True when the rows went straight into an empty table (no MERGE). */
+  loadedDirectly?: boolean;
   /** By entity. */
   counts: Record<string, EntityCounts>;
   timings: { copyMs: number; mergeMs: number };
@@ -222,6 +239,11 @@ export async function applyImport(
     // what committed while this one waited for its lock.
     await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     try {
+      if (options.workMem !== undefined) {
+        await client.query("SELECT set_config('work_mem', $1, true)", [
+          options.workMem,
+        ]);
+      }
       await lockTargets(client, tenant, definitions);
       const stored = await findAppliedImport(client, ledgerSchema, importId);
       if (stored !== undefined) {
@@ -257,10 +279,49 @@ export async function applyImport(
         }
       }
 
+      // An empty table may take the rows directly; else, or when that
+      // gives up, they are staged and merged, from a second reading.
+      let rows = options.rows;
       const copyStart = performance.now();
+      if (
+        options.reopenRows !== undefined &&
+        (await mayLoadDirectly(
+          client,
+          definitions,
+          entities[0]!.staging,
+          options.keepBeforeImages === true,
+        ))
+      ) {
+        const direct = await loadDirectly({
+          client,
+          definition: entities[0]!.definition,
+          staging: entities[0]!.staging,
+          rows,
+          tenant,
+          scopeValues: entities[0]!.scopeValues,
+          absentColumns: () =>
+            options.absentColumns?.()[definitions[0]!.entity] ?? [],
+          ...(options.copyChunkBytes !== undefined && {
+            chunkBytes: options.copyChunkBytes,
+          }),
+          ...(signal !== undefined && { signal }),
+        });
+        if (direct.loaded) {
+          // Reading is over either way: clients see the same phases.
+          options.onMergeStart?.();
+          return await recordAndCommit(options, plan, logger, {
+            alreadyApplied: false,
+            loadedDirectly: true,
+            counts: { [definitions[0]!.entity]: direct.counts },
+            timings: { copyMs: elapsedSince(copyStart), mergeMs: 0 },
+          });
+        }
+        logger.debug({ reason: direct.reason }, 'direct load given up');
+        rows = await options.reopenRows();
+      }
       const copied = await copyRows({
         client,
-        rows: options.rows,
+        rows,
         targets: entities.map((entity) => ({
           definition: entity.definition,
           copySql: buildCopySql(entity.definition, entity),
@@ -312,29 +373,7 @@ export async function applyImport(
         counts,
         timings: { copyMs, mergeMs: elapsedSince(mergeStart) },
       };
-      await options.checkMerged?.(result);
-
-      const recorded = await recordAppliedImport(client, ledgerSchema, {
-        importId,
-        tenant,
-        entity: definitions[0]!.entity,
-        counts,
-        ...(plan.exportedAt !== undefined && { exportedAt: plan.exportedAt }),
-        beforeImages: options.keepBeforeImages === true,
-      });
-      if (!recorded) {
-        // Another worker applied it while this one staged: keep theirs.
-        await client.query('ROLLBACK');
-        const theirs = await findAppliedImport(client, ledgerSchema, importId);
-        logger.info('import applied concurrently by another worker');
-        return alreadyApplied(theirs ?? {});
-      }
-
-      await options.beforeCommit?.(client, result);
-      signal?.throwIfAborted();
-      await client.query('COMMIT');
-      logger.info({ counts, timings: result.timings }, 'import applied');
-      return result;
+      return await recordAndCommit(options, plan, logger, result);
     } catch (error) {
       await rollbackQuietly(client, logger);
       throw error;
@@ -348,6 +387,48 @@ export async function applyImport(
     logger.error({ error: failure.toJSON() }, 'import not applied');
     throw failure;
   }
+}
+
+// The end of an applied import: thresholds, the ledger row, the
+// caller's last step, COMMIT.
+async function recordAndCommit(
+  options: ApplyImportOptions,
+  plan: LoadPlan,
+  logger: Logger,
+  result: ApplyResult,
+): Promise<ApplyResult> {
+  const { client, importId, tenant, signal } = options;
+  const ledgerSchema = options.ledgerSchema ?? 'erp_import';
+  await options.checkMerged?.(result);
+
+  const recorded = await recordAppliedImport(client, ledgerSchema, {
+    importId,
+    tenant,
+    entity: options.definitions[0]!.entity,
+    counts: result.counts,
+    ...(plan.exportedAt !== undefined && { exportedAt: plan.exportedAt }),
+    beforeImages: options.keepBeforeImages === true,
+  });
+  if (!recorded) {
+    // Another worker applied it while this one staged: keep theirs.
+    await client.query('ROLLBACK');
+    const theirs = await findAppliedImport(client, ledgerSchema, importId);
+    logger.info('import applied concurrently by another worker');
+    return alreadyApplied(theirs ?? {});
+  }
+
+  await options.beforeCommit?.(client, result);
+  signal?.throwIfAborted();
+  await client.query('COMMIT');
+  logger.info(
+    {
+      counts: result.counts,
+      timings: result.timings,
+      ...(result.loadedDirectly === true && { loadedDirectly: true }),
+    },
+    'import applied',
+  );
+  return result;
 }
 
 interface ApplyEntityOptions {

@@ -38,6 +38,12 @@ export interface CopyTarget {
   scopeValues?: readonly string[];
   /** From `keepColumnIndexes`: columns an empty field keeps. */
   keepColumns?: readonly number[];
+  /**
+   * Rows go straight into the target table (`buildDirectCopySql`): a
+   * line holds the tenant, the scope values and the values alone, and a
+   * key-only row has no line at all (direct-load.ts).
+   */
+  direct?: boolean;
 }
 
 export interface CopyRowsOptions {
@@ -54,6 +60,12 @@ export interface CopyRowsOptions {
   /** The size a buffer reaches before it is sent; 256 KiB by default. */
   chunkBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Stop reading, and end the COPY with what it holds, as soon as a key
+   * may have come twice (`CopiedRows.stopped`): a direct load cannot
+   * stand then, and the rest of the file would be read for nothing.
+   */
+  stopWhenKeysMayRepeat?: boolean;
 }
 
 export interface CopiedRows {
@@ -66,6 +78,8 @@ export interface CopiedRows {
    * false means it certainly did not, and the dedupe step can be skipped.
    */
   keysMayRepeat: boolean[];
+  /** True when `stopWhenKeysMayRepeat` stopped the copy half-way. */
+  stopped: boolean;
 }
 
 /** The COPY text kept once sent, to name a refused value's record. */
@@ -100,6 +114,7 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
   // Encoded rows bring their producer's verdict.
   const encodedMayRepeat = targets.map(() => false);
   let exhausted = false;
+  let stopped = false;
   // Set when another entity's buffer fills: the open COPY ends for it.
   let switchTo: number | undefined;
 
@@ -159,6 +174,13 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
       }
       buffer.parts.push(text);
       buffer.length += text.length;
+      if (
+        options.stopWhenKeysMayRepeat === true &&
+        (encodedMayRepeat[target]! || filters[target]?.mayRepeat !== false)
+      ) {
+        stopped = true;
+        return;
+      }
 
       if (buffer.length >= chunkBytes) {
         if (target === index) {
@@ -179,6 +201,8 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
     try {
       await pipeline(Readable.from(chunksFor(index)), stream);
     } catch (error) {
+      // Lines without their staging columns cannot name a record.
+      if (targets[index]!.direct === true) throw error;
       const { definition } = targets[index]!;
       const refusal = copyRefusalError(error, {
         definition,
@@ -194,16 +218,17 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
     let current = 0;
     for (;;) {
       await copy(current);
-      if (switchTo === undefined) break;
+      if (switchTo === undefined || stopped) break;
       current = switchTo;
       switchTo = undefined;
     }
 
     // The source is read out: send what other entities still hold.
     for (const [index, buffer] of pending.entries()) {
-      if (buffer.length > 0) await copy(index);
+      if (buffer.length > 0 && !stopped) await copy(index);
     }
     return {
+      stopped,
       staged,
       keyOnly,
       keysMayRepeat: targets.map(
@@ -281,6 +306,8 @@ export function encodeRow(
     );
   }
 
+  if (target.direct === true) return encodeDirectRow(row, target, tenant);
+
   const { position } = row;
   let text =
     `${seq}\t${position.recordNumber}\t` +
@@ -303,6 +330,24 @@ export function encodeRow(
   }
   for (const value of row.values) text += `\t${encodeCopyValue(value)}`;
   return `${text}\n`;
+}
+
+// The same line without staging's columns; a key-only row stays out.
+function encodeDirectRow(
+  row: CoercedRow,
+  target: CopyTarget,
+  tenant: string,
+): string {
+  if (row.keyOnly === true) return '';
+  const fields: string[] = [];
+  if (target.definition.tenantColumn !== undefined) {
+    fields.push(encodeCopyValue(tenant));
+  }
+  for (const value of target.scopeValues ?? []) {
+    fields.push(encodeCopyValue(value));
+  }
+  for (const value of row.values) fields.push(encodeCopyValue(value));
+  return `${fields.join('\t')}\n`;
 }
 
 const copySpecial = /[\\\t\n\r]/;

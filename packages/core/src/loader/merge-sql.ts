@@ -882,3 +882,39 @@ function unknownType(type: never): never {
     `unknown column type ${String(type)}`,
   );
 }
+
+/**
+ * COPY straight into the target, for a load into an empty table (see
+ * direct-load.ts): the columns a MERGE would insert, in staging's order.
+ */
+export function buildDirectCopySql(definition: ImportDefinition): string {
+  const columns = [
+    ...fixedColumns(definition),
+    ...definition.columns.map((column) => column.name),
+  ].map(quoteIdentifier);
+  return `COPY ${targetName(definition)} (${columns.join(', ')}) FROM STDIN`;
+}
+
+/**
+ * Whether a load may go straight into the target: it holds no row at
+ * all, and each column the import writes has exactly the type staging
+ * gives it, so COPY reads every value as the MERGE's insert would have
+ * stored it. `$1` the column names, `$2` the target, `$3` staging.
+ */
+export function buildDirectLoadCheckSql(definition: ImportDefinition): string {
+  return [
+    'SELECT NOT EXISTS (',
+    `    SELECT 1 FROM ${targetName(definition)} LIMIT 1`,
+    '  ) AND NOT EXISTS (',
+    '    SELECT 1 FROM unnest($1::text[]) AS c (name)',
+    '    LEFT JOIN pg_catalog.pg_attribute AS t',
+    '      ON t.attrelid = to_regclass($2) AND t.attname = c.name',
+    '      AND NOT t.attisdropped',
+    '    LEFT JOIN pg_catalog.pg_attribute AS s',
+    '      ON s.attrelid = to_regclass($3) AND s.attname = c.name',
+    '    WHERE t.attname IS NULL OR s.attname IS NULL',
+    '      OR format_type(t.atttypid, t.atttypmod)',
+    '        <> format_type(s.atttypid, s.atttypmod)',
+    '  ) AS "direct"',
+  ].join('\n');
+}
