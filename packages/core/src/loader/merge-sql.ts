@@ -899,12 +899,17 @@ export function buildDirectCopySql(definition: ImportDefinition): string {
  * Whether a load may go straight into the target: it holds no row at
  * all, and each column the import writes has exactly the type staging
  * gives it, so COPY reads every value as the MERGE's insert would have
- * stored it. `$1` the column names, `$2` the target, `$3` staging.
+ * stored it. Not where COPY and INSERT part ways: COPY ignores rules and
+ * writes identity columns that are GENERATED ALWAYS, where a MERGE would
+ * fail. `$1` the column names, `$2` the target, `$3` staging.
  */
 export function buildDirectLoadCheckSql(definition: ImportDefinition): string {
   return [
     'SELECT NOT EXISTS (',
     `    SELECT 1 FROM ${targetName(definition)} LIMIT 1`,
+    '  ) AND NOT EXISTS (',
+    '    SELECT 1 FROM pg_catalog.pg_class',
+    '    WHERE oid = to_regclass($2) AND relhasrules',
     '  ) AND NOT EXISTS (',
     '    SELECT 1 FROM unnest($1::text[]) AS c (name)',
     '    LEFT JOIN pg_catalog.pg_attribute AS t',
@@ -912,7 +917,7 @@ export function buildDirectLoadCheckSql(definition: ImportDefinition): string {
     '      AND NOT t.attisdropped',
     '    LEFT JOIN pg_catalog.pg_attribute AS s',
     '      ON s.attrelid = to_regclass($3) AND s.attname = c.name',
-    '    WHERE t.attname IS NULL OR s.attname IS NULL',
+    "    WHERE t.attname IS NULL OR s.attname IS NULL OR t.attidentity = 'a'",
     '      OR format_type(t.atttypid, t.atttypmod)',
     '        <> format_type(s.atttypid, s.atttypmod)',
     '  ) AS "direct"',
