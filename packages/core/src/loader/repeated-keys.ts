@@ -120,13 +120,8 @@ function hashKey(
   values: ReadonlyArray<string | null>,
   keyColumns: readonly number[],
 ): [number, number] {
-  let first = 0x811c9dc5;
-  let second = 0x9747b28c;
-  const step = (code: number) => {
-    first = Math.imul(first ^ code, 0x01000193);
-    second = Math.imul(second ^ code, 0x5bd1e995);
-    second = (second << 13) | (second >>> 19);
-  };
+  hashes.first = 0x811c9dc5;
+  hashes.second = 0x9747b28c;
   for (const index of keyColumns) {
     const value = values[index];
     if (value === null || value === undefined) {
@@ -136,7 +131,17 @@ function hashKey(
     }
     step(0x1ffff);
   }
-  return [mix(first), mix(second)];
+  return [mix(hashes.first), mix(hashes.second)];
+}
+
+// The hashes being computed: one object for the module rather than a
+// closure per key, since this runs for every character of every key.
+const hashes = { first: 0, second: 0 };
+
+function step(code: number): void {
+  hashes.first = Math.imul(hashes.first ^ code, 0x01000193);
+  const second = Math.imul(hashes.second ^ code, 0x5bd1e995);
+  hashes.second = (second << 13) | (second >>> 19);
 }
 
 function mix(hash: number): number {

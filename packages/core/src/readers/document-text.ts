@@ -71,8 +71,10 @@ export function documentText(
     });
     encoding = () => decoded.encoding();
     // decodeToUtf8 yields whole characters only, so each chunk converts
-    // to a string on its own.
-    for await (const bytes of decoded.chunks) yield bytes.toString('utf8');
+    // to a string on its own (TextDecoder: faster than Buffer's toString
+    // on text with accents).
+    const utf8 = new TextDecoder();
+    for await (const bytes of decoded.chunks) yield utf8.decode(bytes);
   }
 
   return {
