@@ -7,6 +7,6 @@
  * freed stays with it, raising the next import's peak).
  */
 export const workerProcessSettings = {
-  execArgv: ['--max-semi-space-size=2'],
+  execArgv: ['--max-semi-space-size=6'],
   env: { MALLOC_ARENA_MAX: '2' },
 } as const;

@@ -305,7 +305,9 @@ async function startThread(
  * lines encoded for staging (longer than a direct load's) outlived it:
  * on the bench's 1M-row re-import the collector took 1.6 s of the
  * thread's 4.3 s, and 0.6 s of 3.0 s at 16 MB, for the same peak of the
- * worker (32 MB gave no more). 64 MB of old generation still holds a record at the CSV
+ * worker (32 MB gave no more). A process started with Node's
+ * `--max-semi-space-size` (README, "Worker memory") gives every thread
+ * that semi-space instead: V8's flag wins over this ceiling. 64 MB of old generation still holds a record at the CSV
  * reader's 16 MiB limit, or one at every limit of the JSON and XML
  * readers (readers/document-limits.ts), and, in development, tsx and the
  * sources.
