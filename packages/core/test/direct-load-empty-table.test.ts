@@ -49,6 +49,7 @@ const items = {
   entity: 'items',
   table: 'items',
   key: ['sku'],
+  allowedModes: ['update' as const, 'sync' as const],
   columns: [
     { name: 'sku', type: 'text' as const },
     { name: 'qty', type: 'integer' as const },
@@ -101,8 +102,13 @@ function howLoaded(): 'direct' | 'given up' | 'merged' {
 describe.each(['inline', 'thread'])(
   'a load into an empty table (%s)',
   (mode) => {
-    const run = (body: string) =>
-      harnesses[mode]!.run({ entity: 'items', format: 'csv', body });
+    const run = (body: string, load?: { mode: 'update' | 'sync' }) =>
+      harnesses[mode]!.run({
+        entity: 'items',
+        format: 'csv',
+        body,
+        ...(load !== undefined && { load }),
+      });
 
     it('goes straight in when every row is new and good', async () => {
       const record = await run('sku,qty,note\nA,1,x\nB,2,\nC,3,"z, w"\n');
@@ -218,6 +224,19 @@ describe.each(['inline', 'thread'])(
         { sku: 'A', qty: 1, note: 'none' },
         { sku: 'B', qty: 2, note: 'none' },
       ]);
+    });
+
+    it('merges an update, which inserts nothing, as asked', async () => {
+      const record = await run('sku,qty,note\nA,1,x\n', { mode: 'update' });
+      expect(howLoaded()).toBe('merged');
+      expect(record.counts).toMatchObject({ read: 1, inserted: 0, skipped: 1 });
+      expect(await rows()).toEqual([]);
+    });
+
+    it('merges a sync, whose deletes are its own', async () => {
+      const record = await run('sku,qty,note\nA,1,x\n', { mode: 'sync' });
+      expect(howLoaded()).toBe('merged');
+      expect(record.counts).toMatchObject({ inserted: 1, deleted: 0 });
     });
 
     it('merges as usual when the table holds a row already', async () => {

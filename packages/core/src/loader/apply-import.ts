@@ -289,7 +289,8 @@ export async function applyImport(
         options.reopenRows !== undefined &&
         (await mayLoadDirectly(
           client,
-          definitions,
+          // With the import's own mode: an update of an empty table skips.
+          entities.map((entity) => entity.definition),
           entities[0]!.staging,
           options.keepBeforeImages === true,
         ))
