@@ -4,11 +4,11 @@ import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import type { CoercedRow } from '../src/coercion/coerced-row.js';
 import { defineImport } from '../src/definitions/import-definition.js';
 import { applyImport } from '../src/loader/apply-import.js';
-import type { Logger } from '../src/index.js';
 import {
   startEngineHarness,
   type EngineHarness,
 } from './engine-import-harness.js';
+import { recordingLogger, type LoggedLine } from './recording-logger.js';
 
 // The first import into an empty table copies its rows straight into it
 // (direct-load.ts). Whatever the file holds, the outcome must be the one
@@ -21,29 +21,7 @@ import {
 const database = useTestDatabase('direct_load');
 let pool: pg.Pool;
 
-interface Logged {
-  message: string;
-  fields: Record<string, unknown>;
-}
-const logged: Logged[] = [];
-
-function capturingLogger(): Logger {
-  const log = (first: Record<string, unknown> | string, message?: string) => {
-    logged.push(
-      typeof first === 'string'
-        ? { message: first, fields: {} }
-        : { message: message ?? '', fields: first },
-    );
-  };
-  const logger: Logger = {
-    debug: log,
-    info: log,
-    warn: log,
-    error: log,
-    child: () => logger,
-  };
-  return logger;
-}
+const logged: LoggedLine[] = [];
 
 const items = {
   entity: 'items',
@@ -67,7 +45,7 @@ beforeAll(async () => {
   ] as const) {
     harnesses[mode] = await startEngineHarness(pool, [items], {
       parseThreadMinBytes,
-      logger: capturingLogger(),
+      logger: recordingLogger(logged).logger,
     });
   }
 });

@@ -16,8 +16,8 @@ import {
   type Importer,
   type ImportRecord,
   type LoggedRowIssue,
-  type Logger,
 } from '../src/index.js';
+import { recordingLogger, type LoggedLine } from './recording-logger.js';
 
 // A file read in a parse thread must give exactly what it gives when read
 // in the worker's own thread: the same state, counts, detected encoding
@@ -124,20 +124,12 @@ interface Outcome {
   parseMs: number | undefined;
 }
 
-// Keeps the `timings` of the engine's log lines, to see who parsed.
-function timingsLogger(seen: Array<Record<string, unknown>>): Logger {
-  const log = (first: unknown) => {
-    const timings = (first as { timings?: Record<string, unknown> }).timings;
-    if (typeof first === 'object' && timings) seen.push(timings);
-  };
-  const logger: Logger = {
-    debug: log,
-    info: log,
-    warn: log,
-    error: log,
-    child: () => logger,
-  };
-  return logger;
+// The `timings` of the engine's log lines, to see who parsed.
+function timingsOf(lines: LoggedLine[]): Array<Record<string, unknown>> {
+  return lines.flatMap((line) => {
+    const timings = line.fields.timings as Record<string, unknown> | undefined;
+    return timings === undefined ? [] : [timings];
+  });
 }
 
 async function importWith(
@@ -148,7 +140,7 @@ async function importWith(
   body: Buffer,
 ): Promise<Outcome> {
   const errorLog = createMemoryErrorLog();
-  const timings: Array<Record<string, unknown>> = [];
+  const { logger, lines } = recordingLogger();
   const importer: Importer = createImporter({
     definitions: [customers, ibpt],
     database: pool,
@@ -157,7 +149,7 @@ async function importWith(
     errorLog,
     fileStore: createMemoryFileStore(),
     parseThreadMinBytes,
-    logger: timingsLogger(timings),
+    logger,
   });
   const { record } = await importer.enqueue({
     tenant,
@@ -183,7 +175,7 @@ async function importWith(
     `SELECT * FROM ${table} WHERE tenant_id = $1 ORDER BY 2, 3, 4`,
     [tenant],
   );
-  const parseMs = timings.find((t) => 'parseMs' in t)?.parseMs;
+  const parseMs = timingsOf(lines).find((t) => 'parseMs' in t)?.parseMs;
   return {
     record: done,
     errors,
