@@ -93,7 +93,8 @@ describe('encoding detection', () => {
       text: 'cé\u0080\n',
       encoding: 'iso-8859-1',
     });
-    // Undeclared, the same bytes read as windows-1252, where 0x80 is the euro sign.
+    // Undeclared, the same bytes read as windows-1252, where 0x80 is the
+    // euro sign.
     expect((await decodeAll(bytes)).text).toBe('cé€\n');
   });
 

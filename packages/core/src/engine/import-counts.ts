@@ -35,8 +35,9 @@ export class RecordTally {
  * The import's counts, checked: every record read is inserted, updated,
  * unchanged, superseded, skipped or rejected, in each entity and over
  * the whole file. Rows the loader staged but did not merge (refused by
- * the database) are rejected too, on top of those rejected on reading. A mismatch means a record was lost on
- * the way, which fails the import (and rolls it back).
+ * the database) are rejected too, on top of those rejected on reading.
+ * A mismatch means a record was lost on the way, which fails the import
+ * (and rolls it back).
  *
  * The top-level counts are the whole file: the sums over its entities.
  * `entities` is there when the definition has children.

@@ -307,9 +307,10 @@ async function startThread(
  * thread's 4.3 s, and 0.6 s of 3.0 s at 16 MB, for the same peak of the
  * worker (32 MB gave no more). A process started with Node's
  * `--max-semi-space-size` (README, "Worker memory") gives every thread
- * that semi-space instead: V8's flag wins over this ceiling. 64 MB of old generation still holds a record at the CSV
- * reader's 16 MiB limit, or one at every limit of the JSON and XML
- * readers (readers/document-limits.ts), and, in development, tsx and the
+ * that semi-space instead: V8's flag wins over this ceiling. 64 MB of
+ * old generation still holds a record at the CSV reader's 16 MiB limit,
+ * or one at every limit of the JSON and XML readers
+ * (readers/document-limits.ts), and, in development, tsx and the
  * sources.
  *
  * Past its heap a thread is meant to end alone, but V8 aborts the whole

@@ -63,8 +63,9 @@ import { checkTargetTable } from './target-table.js';
  * each entity (parents first), record the import in the ledger, let the
  * engine mark it completed, commit. Into an empty table, and when the
  * caller can read the rows again, the rows may instead go straight into
- * the table (direct-load.ts), with the same outcome. A reader of the targets sees all of it
- * or none of it, and an import id already in the ledger applies nothing.
+ * the table (direct-load.ts), with the same outcome. A reader of the
+ * targets sees all of it or none of it, and an import id already in the
+ * ledger applies nothing.
  *
  * Concurrency: the transaction takes an advisory lock per target table and
  * tenant (every tenant at once for a table without a tenant column), so

@@ -648,9 +648,9 @@ export function buildRejectedCursorSql(
 /**
  * The target rows of this tenant and scope that a sync considers, and how
  * many of them the file no longer holds (not staged, nor set aside as
- * skipped, refused, or rejected while reading with a readable key). The tenant is `$1` when the definition has a
- * tenant column, then each scope value in order. Soft-deleted rows are
- * left out of both counts.
+ * skipped, refused, or rejected while reading with a readable key). The
+ * tenant is `$1` when the definition has a tenant column, then each
+ * scope value in order. Soft-deleted rows are left out of both counts.
  */
 export function buildSyncCountSql(
   definition: ImportDefinition,

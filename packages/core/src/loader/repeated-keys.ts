@@ -32,8 +32,9 @@ export interface RepeatedKeyFilter {
 const filterBits = 1 << 26;
 /**
  * Blocked: every probe of a key falls in one block of 512 bits, a cache
- * line (64 bytes), so a key costs one miss in memory instead of one per probe (the
- * plain filter's seven misses were a tenth of the parse thread's time).
+ * line (64 bytes), so a key costs one miss in memory instead of one per
+ * probe (the plain filter's seven misses were a tenth of the parse
+ * thread's time).
  * Eight probes keep false alarms at about three in a hundred files of a
  * million distinct keys.
  */
@@ -113,8 +114,9 @@ function hasCanonicalText(column: ColumnDefinition): boolean {
  * Two 32-bit hashes of the key's values, one to pick the block and one
  * for the probes in it: FNV-1a and a multiply-rotate hash of the same
  * characters, each finished with MurmurHash3's mixer so that the bits
- * the filter uses are well spread. Values are separated by a code no canonical value holds, and
- * NULL by another, so `a|bc` and `ab|c` differ.
+ * the filter uses are well spread. Values are separated by a code no
+ * canonical value holds, and NULL by another, so `a|bc` and `ab|c`
+ * differ.
  */
 function hashKey(
   values: ReadonlyArray<string | null>,
