@@ -24,6 +24,7 @@ import {
   type DataFormat,
   type DataVersion,
 } from './customers-data.js';
+import { measureParsers, type ParserRow } from './parsers.js';
 import {
   productTenant,
   runProductImport,
@@ -41,6 +42,9 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     formats: { type: 'string', default: 'csv,json,xml' },
     'skip-baseline': { type: 'boolean', default: false },
+    // The CSV parsers alone, after the loads (or instead of them).
+    'skip-parsers': { type: 'boolean', default: false },
+    'parsers-only': { type: 'boolean', default: false },
     // `never` reads in the worker's own thread, to compare.
     'parse-thread': { type: 'string', default: 'auto' },
     // `dist` builds the packages (tsup, JavaScript only) and runs the
@@ -74,6 +78,11 @@ try {
 process.exit(exitCode);
 
 async function main(): Promise<void> {
+  if (values['parsers-only']) {
+    console.log(`${describeMachine()}; parsers only`);
+    await measureAndPrintParsers(await generateFiles(['csv']));
+    return;
+  }
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     console.log('No DATABASE_URL: starting an embedded PostgreSQL...');
@@ -84,13 +93,7 @@ async function main(): Promise<void> {
   pool = new pg.Pool({ connectionString: database.url, max: 2 });
   const version = (await pool.query('SHOW server_version')).rows[0]
     .server_version as string;
-  console.log(
-    `${rows.toLocaleString('en-US')} rows, ${runs} runs each; ` +
-      `PostgreSQL ${version}; ${cpus().length} × ${cpus()[0]?.model}; ` +
-      `${(totalmem() / 2 ** 30).toFixed(0)} GiB; load ${loadavg()
-        .map((n) => n.toFixed(1))
-        .join(' ')}`,
-  );
+  console.log(`${describeMachine()}; PostgreSQL ${version}`);
 
   const files = await generateFiles();
   await pool.query(createTargetTableSql(benchTable));
@@ -114,6 +117,9 @@ async function main(): Promise<void> {
     results.push(...(await measureProduct(format, files)));
   }
   printTable(results);
+  if (!values['skip-parsers'] && formats.includes('csv')) {
+    await measureAndPrintParsers(files);
+  }
   console.log(
     `load after: ${loadavg()
       .map((n) => n.toFixed(1))
@@ -121,12 +127,45 @@ async function main(): Promise<void> {
   );
 }
 
+function describeMachine(): string {
+  return (
+    `${rows.toLocaleString('en-US')} rows, ${runs} runs each; ` +
+    `${cpus().length} × ${cpus()[0]?.model}; ` +
+    `${(totalmem() / 2 ** 30).toFixed(0)} GiB; load ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')}`
+  );
+}
+
+/** The parsers on the initial CSV, as a table of their own. */
+async function measureAndPrintParsers(files: Files): Promise<void> {
+  const measured = await measureParsers(files.csv1, runs, rowCount(rows, 1));
+  const reference = median(measured[0]!.samplesMs);
+  const line = (row: ParserRow) => {
+    const ms = median(row.samplesMs);
+    return [
+      row.name,
+      seconds(ms),
+      Math.round(row.records / (ms / 1000)).toLocaleString('en-US'),
+      `${(reference / ms).toFixed(2)}×`,
+    ];
+  };
+  console.log(
+    `\nCSV parsers alone, ${rowCount(rows, 1).toLocaleString('en-US')} ` +
+      `records, medians of ${runs} runs (speed relative to the first):\n`,
+  );
+  console.log('| parser | s | records/s | speed |');
+  console.log('| --- | --- | --- | --- |');
+  for (const row of measured) console.log(`| ${line(row).join(' | ')} |`);
+}
+
 type Files = Record<`${DataFormat}${DataVersion}`, string>;
 
-async function generateFiles(): Promise<Files> {
+async function generateFiles(
+  wanted: DataFormat[] = ['csv', ...formats.filter((f) => f !== 'csv')],
+): Promise<Files> {
   mkdirSync(dataDir, { recursive: true });
   const files = {} as Files;
-  const wanted: DataFormat[] = ['csv', ...formats.filter((f) => f !== 'csv')];
   for (const format of wanted) {
     for (const version of [1, 2] as const) {
       const path = join(dataDir, `customers-v${version}.${format}`);
