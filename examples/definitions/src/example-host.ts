@@ -21,6 +21,8 @@ export interface ExampleConfig {
   maxUploadBytes: number | undefined;
   queue: 'pg' | 'redis';
   redisUrl: string | undefined;
+  /** The Redis queue's key prefix; the adapter's default when absent. */
+  redisPrefix: string | undefined;
   /** Imports one worker process handles at once. */
   concurrency: number;
 }
@@ -47,6 +49,7 @@ export function readExampleConfig(
       defaultMaxUploadBytes,
     queue,
     redisUrl: env.REDIS_URL,
+    redisPrefix: env.ERP_IMPORT_REDIS_PREFIX?.trim() || undefined,
     concurrency: positiveInteger(env, 'ERP_IMPORT_CONCURRENCY') ?? 2,
   };
 }
@@ -123,7 +126,7 @@ export interface ExampleHost {
  */
 export async function createExampleHost(
   config: Pick<ExampleConfig, 'databaseUrl' | 'maxUploadBytes' | 'queue'> &
-    Partial<Pick<ExampleConfig, 'redisUrl'>>,
+    Partial<Pick<ExampleConfig, 'redisUrl' | 'redisPrefix'>>,
   logger: Logger,
 ): Promise<ExampleHost> {
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
@@ -151,6 +154,7 @@ export async function createExampleHost(
       const { createRedisQueue } = await import('@erp-import/adapter-redis');
       queue = createRedisQueue({
         connection: { url: config.redisUrl },
+        ...(config.redisPrefix !== undefined && { prefix: config.redisPrefix }),
         logger,
       });
     }

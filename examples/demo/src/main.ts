@@ -281,8 +281,12 @@ function report(record: PublicImportRecord): void {
       `  read ${formatCount(c.read)} = inserted ${formatCount(c.inserted)}` +
       ` + updated ${formatCount(c.updated)}` +
       ` + unchanged ${formatCount(c.unchanged)}` +
-      ` + rejected ${formatCount(c.rejected)}` +
-      (c.superseded > 0 ? `  (${c.superseded} superseded by a later row)` : ''),
+      // Named only when there are any, but always part of the sum.
+      (c.superseded > 0
+        ? ` + superseded ${formatCount(c.superseded)} (by a later row)`
+        : '') +
+      (c.skipped > 0 ? ` + skipped ${formatCount(c.skipped)}` : '') +
+      ` + rejected ${formatCount(c.rejected)}`,
   );
 }
 

@@ -58,7 +58,9 @@ export interface ExampleOptions {
 
 export async function startExample(
   databaseUrl: string,
-  queue: { kind: 'pg' } | { kind: 'redis'; url: string } = { kind: 'pg' },
+  queue: { kind: 'pg' } | { kind: 'redis'; url: string; prefix?: string } = {
+    kind: 'pg',
+  },
   options: ExampleOptions = {},
 ): Promise<RunningExample> {
   const { maxUploadBytes } = options;
@@ -67,6 +69,7 @@ export async function startExample(
       databaseUrl,
       queue: queue.kind,
       redisUrl: queue.kind === 'redis' ? queue.url : undefined,
+      redisPrefix: queue.kind === 'redis' ? queue.prefix : undefined,
       maxUploadBytes,
     },
     silentLogger,

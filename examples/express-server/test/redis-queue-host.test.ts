@@ -2,7 +2,10 @@ import {
   useTestDatabase,
   redisUrlOrNull,
 } from '@erp-import/dev-services/vitest';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readExampleConfig } from '@erp-import/example-definitions';
 import {
   sharedData,
   startExample,
@@ -14,6 +17,21 @@ import {
 
 const redisUrl = redisUrlOrNull();
 const database = useTestDatabase('example_redis_queue');
+// A prefix of this run's own (ERP_IMPORT_REDIS_PREFIX): a shared Redis may
+// hold another deployment's `erp-import` queue, whose workers would take
+// this test's jobs, and this test theirs.
+const prefix = `erp-test:example:${randomUUID().slice(0, 8)}`;
+
+describe('ERP_IMPORT_REDIS_PREFIX', () => {
+  it('is read, trimmed, by the example configuration', () => {
+    const config = (env: Record<string, string>) =>
+      readExampleConfig({ DATABASE_URL: 'postgres://x/y', ...env });
+    expect(config({ ERP_IMPORT_REDIS_PREFIX: ' acme ' }).redisPrefix).toBe(
+      'acme',
+    );
+    expect(config({}).redisPrefix).toBeUndefined();
+  });
+});
 
 describe.skipIf(redisUrl === null)(
   redisUrl === null
@@ -26,11 +44,16 @@ describe.skipIf(redisUrl === null)(
       example = await startExample(database.url, {
         kind: 'redis',
         url: redisUrl!,
+        prefix,
       });
     });
 
     afterAll(async () => {
       await example?.close();
+      const redis = new Redis(redisUrl!);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
     });
 
     it('imports Northwind customers through BullMQ', async () => {
@@ -56,6 +79,14 @@ describe.skipIf(redisUrl === null)(
               )
             ).rows[0].n;
       expect(jobs).toBe(0);
+
+      // Under the host's own prefix.
+      const redis = new Redis(redisUrl!);
+      try {
+        expect((await redis.keys(`${prefix}:*`)).length).toBeGreaterThan(0);
+      } finally {
+        await redis.quit();
+      }
     });
   },
 );

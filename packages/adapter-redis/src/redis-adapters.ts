@@ -87,8 +87,10 @@ export interface RedisQueueFromEnvOptions {
 }
 
 /**
- * The Redis queue when `ERP_IMPORT_QUEUE=redis`, on `REDIS_URL`; undefined
- * otherwise, so a host falls back to its default queue:
+ * The Redis queue when `ERP_IMPORT_QUEUE=redis`, on `REDIS_URL`, under
+ * `options.prefix`, else `ERP_IMPORT_REDIS_PREFIX`, else the default
+ * `erp-import`; undefined otherwise, so a host falls back to its default
+ * queue:
  * `const queue = redisQueueFromEnv({ logger }) ?? defaultQueue()`.
  */
 export function redisQueueFromEnv(
@@ -105,10 +107,14 @@ export function redisQueueFromEnv(
       'ERP_IMPORT_QUEUE=redis needs REDIS_URL (redis://host:6379)',
     );
   }
+  // Deployments that share one Redis need prefixes of their own, or each
+  // one's workers take the other's jobs.
+  const prefix =
+    options.prefix ?? (env.ERP_IMPORT_REDIS_PREFIX?.trim() || undefined);
   return createRedisQueue({
     ...options.queue,
     connection: { url },
-    prefix: options.prefix,
+    prefix,
     logger: options.logger,
   });
 }

@@ -11,6 +11,7 @@ import {
 import {
   deleteKeys,
   describeWithRedis,
+  keysUnder,
   uniquePrefix,
 } from './redis-test-support.js';
 
@@ -109,5 +110,27 @@ describeWithRedis('Redis status store and error log specifics', (redisUrl) => {
     });
     expect(queue?.capabilities.ordered).toBe(true);
     await queue?.close();
+  });
+
+  it('takes its key prefix from ERP_IMPORT_REDIS_PREFIX', async () => {
+    const own = `${prefix}:env`;
+    const queue = redisQueueFromEnv({
+      env: {
+        ERP_IMPORT_QUEUE: 'redis',
+        REDIS_URL: redisUrl(),
+        ERP_IMPORT_REDIS_PREFIX: own,
+      },
+    });
+    try {
+      await queue!.enqueue({
+        importId: randomUUID(),
+        tenant: 't',
+        entity: 'e',
+        orderingKey: 't/e',
+      });
+      expect((await keysUnder(redisUrl(), own)).length).toBeGreaterThan(0);
+    } finally {
+      await queue?.close();
+    }
   });
 });

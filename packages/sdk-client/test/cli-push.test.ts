@@ -80,7 +80,50 @@ describe('erp-import push', () => {
     expect(run.stdout).toMatch(/^[0-9a-f-]{36} completed\n/);
     expect(run.stdout).toContain('file northwind-customers.csv');
     expect(run.stdout).toContain(
-      'read 91, inserted 91, updated 0, unchanged 0, deleted 0, rejected 0',
+      'read 91, inserted 91, updated 0, unchanged 0, rejected 0, deleted 0',
+    );
+  });
+
+  it('names superseded records, so that the counts add up to read', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const folder = await mkdtemp(join(tmpdir(), 'sdk-cli-'));
+    try {
+      const path = join(folder, 'repeated-keys.csv');
+      await writeFile(
+        path,
+        'customerID,companyName\nRK1,First\nRK2,Other\nRK1,Last\n',
+      );
+      const run = await erpImport(['push', path, '-e', 'customers', '--wait']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(
+        'read 3, inserted 2, updated 0, unchanged 0, superseded 1, ' +
+          'rejected 0, deleted 0',
+      );
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('prints the counts of each entity of a file with child records', async () => {
+    const nfe = sharedData(
+      'nfe-35180834128745000152550010000476861118934859.xml',
+    );
+    const run = await erpImport([
+      'push',
+      nfe,
+      '-e',
+      'nfe_invoices',
+      '--format',
+      'xml',
+      '--wait',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('read 42, inserted 42');
+    expect(run.stdout).toMatch(/^ {4}nfe_invoices: read 1, inserted 1,/m);
+    expect(run.stdout).toMatch(
+      /^ {4}nfe_invoice_items: read 41, inserted 41,/m,
     );
   });
 

@@ -21,11 +21,11 @@ export function describeImport(record: PublicImportRecord): string {
         `read, ${record.progress.recordsRejected} rejected`,
     );
   } else {
-    lines.push(
-      `  read ${counts.read}, inserted ${counts.inserted}, ` +
-        `updated ${counts.updated}, unchanged ${counts.unchanged}, ` +
-        `deleted ${counts.deleted}, rejected ${counts.rejected}`,
-    );
+    lines.push(`  ${describeCounts(counts)}`);
+    // A file with child records: each entity's share, on a line of its own.
+    for (const [entity, part] of Object.entries(counts.entities ?? {})) {
+      lines.push(`    ${entity}: ${describeCounts(part)}`);
+    }
   }
 
   if (record.failure) {
@@ -35,6 +35,24 @@ export function describeImport(record: PublicImportRecord): string {
     lines.push(`  see the rejected rows: erp-import errors ${record.id}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The counts, every part of `read` named so that the line adds up:
+ * superseded and skipped records only when there are any.
+ */
+function describeCounts(counts: PublicImportRecord['counts']): string {
+  const parts = [
+    `read ${counts.read}`,
+    `inserted ${counts.inserted}`,
+    `updated ${counts.updated}`,
+    `unchanged ${counts.unchanged}`,
+    ...(counts.superseded > 0 ? [`superseded ${counts.superseded}`] : []),
+    ...(counts.skipped > 0 ? [`skipped ${counts.skipped}`] : []),
+    `rejected ${counts.rejected}`,
+    `deleted ${counts.deleted}`,
+  ];
+  return parts.join(', ');
 }
 
 /** One rejected row per line: where, which column, why, what was there. */
