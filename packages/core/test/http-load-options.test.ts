@@ -66,6 +66,23 @@ describe('load options over HTTP', () => {
     expect(requests.at(-1)?.load).toEqual({});
   });
 
+  it('refuses a misspelt parameter instead of dropping it', async () => {
+    const before = requests.length;
+    const misspelt = await upload('mdoe=sync&frmat=json');
+    expect(misspelt.status).toBe(400);
+    const problem = (await misspelt.json()) as {
+      code: string;
+      detail: string;
+    };
+    expect(problem.code).toBe('INVALID_REQUEST');
+    expect(problem.detail).toContain('"mdoe", "frmat"');
+    // Scope parameters and every documented name still pass.
+    expect((await upload('param.company_id=1&fileName=a.csv')).status).toBe(
+      202,
+    );
+    expect(requests.length).toBe(before + 1);
+  });
+
   it('refuses an unknown mode and a share above 1', async () => {
     expect((await upload('mode=replace')).status).toBe(400);
     expect((await upload('maxRejectedShare=2')).status).toBe(400);

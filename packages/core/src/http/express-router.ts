@@ -18,6 +18,7 @@ import { buildOpenApiDocument } from './openapi.js';
 import { createProblem, problemContentType, statusForCode } from './problem.js';
 import { routePath, routes, type RouteDefinition } from './routes.js';
 import {
+  enqueueQuerySchema,
   scopeParamPrefix,
   toPublicImportRecord,
   type EnqueueQueryParsed,
@@ -82,6 +83,7 @@ export function createImportRouter(
     authenticate,
     async (request, response) => {
       const { caller } = response.locals as Authenticated;
+      refuseUnknownParameters(queryOf(request));
       const query = parse(routes.createImport.query, queryOf(request));
       const headers = parse(routes.createImport.headers, request.headers);
 
@@ -325,6 +327,25 @@ function queryOf(request: Request): Record<string, string | string[]> {
     query[name] = values.length === 1 ? (values[0] as string) : values;
   }
   return query;
+}
+
+/**
+ * A misspelt parameter would otherwise be dropped without a word, and
+ * `mdoe=sync` import as an upsert, `frmat=json` as CSV.
+ */
+function refuseUnknownParameters(raw: Record<string, string | string[]>) {
+  const known = Object.keys(enqueueQuerySchema.shape);
+  const unknown = Object.keys(raw).filter(
+    (name) => !known.includes(name) && !name.startsWith(scopeParamPrefix),
+  );
+  if (unknown.length === 0) return;
+  throw new ImportError(
+    ErrorCodes.INVALID_REQUEST,
+    `unknown query parameter${unknown.length > 1 ? 's' : ''} ` +
+      `${unknown.map((name) => `"${name}"`).join(', ')}; ` +
+      `POST /imports takes ${known.join(', ')} and ${scopeParamPrefix}<column>`,
+    { details: { unknown } },
+  );
 }
 
 // Mode, thresholds and the like from the parsed query; the scope
