@@ -83,6 +83,17 @@ describe('load options over HTTP', () => {
     expect(requests.length).toBe(before + 1);
   });
 
+  it('names the field in the message of an invalid request', async () => {
+    const response = await fetch(`${base}/imports?format=csv`, {
+      method: 'POST',
+      body: 'customerID\nA\n',
+      headers: { authorization: 'Bearer t', 'content-type': 'text/csv' },
+    });
+    expect(response.status).toBe(400);
+    const problem = (await response.json()) as { detail: string };
+    expect(problem.detail).toMatch(/^the request is invalid: entity: /);
+  });
+
   it('refuses an unknown mode and a share above 1', async () => {
     expect((await upload('mode=replace')).status).toBe(400);
     expect((await upload('maxRejectedShare=2')).status).toBe(400);

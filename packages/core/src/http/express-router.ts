@@ -304,17 +304,22 @@ function authenticator(
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ImportError(ErrorCodes.INVALID_REQUEST, 'the request is invalid', {
-    cause: result.error,
-    details: {
-      issues: result.error.issues.map((issue) => ({
-        path: issue.path.map((part) =>
-          typeof part === 'symbol' ? String(part) : part,
-        ),
-        message: issue.message,
-      })),
-    },
-  });
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map((part) =>
+      typeof part === 'symbol' ? String(part) : part,
+    ),
+    message: issue.message,
+  }));
+  // The message names each field too: a client that shows only the
+  // message (a command line) must not say "expected string" alone.
+  const named = issues.map(
+    (issue) => `${issue.path.join('.') || 'the body'}: ${issue.message}`,
+  );
+  throw new ImportError(
+    ErrorCodes.INVALID_REQUEST,
+    `the request is invalid: ${named.join('; ')}`,
+    { cause: result.error, details: { issues } },
+  );
 }
 
 // Read from the URL itself, so the host's `query parser` setting (which
