@@ -14,7 +14,27 @@ export type Compression = 'gzip' | 'none';
 export interface OpenInputOptions {
   /** Treat the body as plain bytes even when it starts like gzip. */
   noDecompression?: boolean;
+  /** The bound on inflation (see `inflationLimit`); for tests. */
+  inflation?: InflationLimit;
 }
+
+/**
+ * A gzip body that inflates past `floorBytes` to more than `maxRatio`
+ * times its own size fails the import: ERP exports compress five to
+ * twenty times, and a body that inflates hundreds of times is made to
+ * keep a worker busy for hours (an upload limit counts the compressed
+ * bytes). Below the floor no body is refused, however well it
+ * compresses.
+ */
+export interface InflationLimit {
+  floorBytes: number;
+  maxRatio: number;
+}
+
+export const inflationLimit: InflationLimit = {
+  floorBytes: 1024 * 1024 * 1024,
+  maxRatio: 250,
+};
 
 export interface OpenedInput {
   /** The file's content, inflated when it was gzip. */
@@ -71,7 +91,11 @@ export function openInput(
       yield* replay();
       return;
     }
-    yield* gunzip(replay());
+    yield* gunzip(
+      replay(),
+      () => consumed,
+      options.inflation ?? inflationLimit,
+    );
   }
 
   const stream = Readable.from(content(), { objectMode: false });
@@ -88,14 +112,40 @@ export function openInput(
   };
 }
 
-async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+async function* gunzip(
+  source: AsyncIterable<Buffer>,
+  compressedBytes: () => number,
+  limit: InflationLimit,
+): AsyncGenerator<Buffer> {
   const inflater = createGunzip();
   const feeder = Readable.from(source, { objectMode: false });
   feeder.on('error', (error) => inflater.destroy(error));
   feeder.pipe(inflater);
 
+  let inflated = 0;
   try {
-    for await (const chunk of inflater) yield chunk as Buffer;
+    for await (const chunk of inflater) {
+      inflated += (chunk as Buffer).length;
+      if (
+        inflated > limit.floorBytes &&
+        inflated > limit.maxRatio * compressedBytes()
+      ) {
+        throw new ImportError(
+          ErrorCodes.PAYLOAD_TOO_LARGE,
+          `the gzip body inflates to more than ${limit.maxRatio} times ` +
+            `its size (${inflated} bytes from ${compressedBytes()}), as ` +
+            'no export does; upload the file uncompressed if it is one',
+          {
+            details: {
+              inflatedBytes: inflated,
+              compressedBytes: compressedBytes(),
+              maxRatio: limit.maxRatio,
+            },
+          },
+        );
+      }
+      yield chunk as Buffer;
+    }
   } catch (error) {
     throw gzipError(error);
   } finally {
