@@ -21,10 +21,13 @@ import { xmlFixFileBody } from './fix-file-xml.js';
  * CSV: the file's delimiter, line ends and column order, each record's
  * text exactly as sent, with four columns added (`_line`, `_column`,
  * `_code`, `_message`; several errors of one record joined with ` | `).
- * A definition ignores unknown fields by default, so the added columns
- * are ignored on the way back in. JSON and NDJSON (fix-file-json.ts):
- * each record with an `_errors` member, at the same `records.jsonPath`.
- * XML (fix-file-xml.ts): the record elements under the same root and
+ * A record with more fields than the header keeps them all, under
+ * columns added for them (`_field4`, `_field5`... after a header of
+ * three) before those four; a shorter record is padded. A definition
+ * ignores unknown fields by default, so the added columns are ignored on
+ * the way back in. JSON and NDJSON (fix-file-json.ts): each record with
+ * an `_errors` member, at the same `records.jsonPath`. XML
+ * (fix-file-xml.ts): the record elements under the same root and
  * ancestors, each after a comment listing its errors. In JSON and XML a
  * record rejected for one of its child records comes back whole.
  *
@@ -74,26 +77,36 @@ export async function openFixFile(
   if (format !== 'csv') return openDocumentFixFile(engine, record, format);
 
   const rejected = await rejectedRecords(engine, record);
-  // Opened before any byte is sent, so a missing file is a clean answer.
-  const input = await engine.fileStore.open(record.fileKey);
   const encoding = normalizeEncodingName(
     record.detected.encoding ?? record.options.encoding ?? 'utf-8',
   );
   const delimiter = record.detected.delimiter ?? record.options.delimiter;
   if (delimiter === undefined) {
-    input.destroy();
     throw new ImportError(
       ErrorCodes.INVALID_STATE,
       `import ${record.id} was never read, so its delimiter is unknown`,
       { details: { importId: record.id } },
     );
   }
-
   const written = encoding === 'utf-16' ? 'utf-16le' : encoding;
+
+  // The header goes out first, with a column for every field of the
+  // widest rejected record: a first reading of the stored file finds it
+  // (the error log gives a ragged row's field count only in its message,
+  // and a record closing with a delimiter is not ragged at all). It also
+  // opens the file before any byte is sent: a missing one is a clean
+  // answer.
+  const read = { encoding: written, delimiter };
+  const width = await rejectedWidth(
+    await engine.fileStore.open(record.fileKey),
+    read,
+    rejected,
+  );
+  const input = await engine.fileStore.open(record.fileKey);
   return {
     contentType: `text/csv; charset=${written}`,
     fileName: fixFileName(record),
-    body: fixFileBody({ input, encoding: written, delimiter, rejected }),
+    body: fixFileBody({ input, ...read, width, rejected }),
   };
 }
 
@@ -175,15 +188,26 @@ async function rejectedRecords(
   }
 }
 
-interface BodyOptions {
-  input: Readable;
+interface ReadSettings {
   encoding: string;
   delimiter: string;
-  rejected: ReadonlyMap<number, RejectedRecord>;
 }
 
-async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
-  const { input, encoding, delimiter, rejected } = options;
+/** A line of the stored file, as the reader tells them apart. */
+type StoredLine =
+  | { kind: 'separator'; raw: string }
+  | { kind: 'header'; record: string[]; raw: string }
+  | { kind: 'record'; recordNumber: number; record: string[]; raw: string };
+
+/**
+ * The stored file's lines, records numbered as the reader numbers them:
+ * an Excel `sep=;` first line and blank lines are no records, the first
+ * other line is the header. Each field's text is kept as sent (`raw`).
+ */
+async function* storedLines(
+  input: Readable,
+  { encoding, delimiter }: ReadSettings,
+): AsyncGenerator<StoredLine> {
   const decoded = decodeToUtf8(openInput(input).stream, { encoding });
   const parser = new Parser({
     delimiter,
@@ -198,67 +222,126 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
   feeder.on('error', (error) => parser.destroy(error));
   feeder.pipe(parser);
 
-  // UTF-16 is only read back reliably with its byte-order mark.
-  let pending = encoding.startsWith('utf-16') ? '\ufeff' : '';
-  let header = false;
-  let width = 0;
-  let lineEnd = '\r\n';
+  let width: number | undefined;
   let recordNumber = 0;
-  // The reader skips an Excel `sep=;` first line; the fix file keeps it
-  // above the header, so Excel opens it with the same delimiter.
   let first = true;
-  let separatorLine: string | undefined;
   try {
     for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
       const { record, raw } = parsed;
       if (first) {
         first = false;
         if (excelSeparatorLine(raw) !== undefined) {
-          separatorLine = withoutLineBreak(raw);
+          yield { kind: 'separator', raw };
           continue;
         }
       }
-      if (isNoRecord(record, raw, header ? width : undefined)) continue;
-      if (!header) {
-        header = true;
+      if (isNoRecord(record, raw, width)) continue;
+      if (width === undefined) {
         width = record.length;
-        if (raw.endsWith('\n') && !raw.endsWith('\r\n')) lineEnd = '\n';
-        if (separatorLine !== undefined) pending += separatorLine + lineEnd;
-        pending +=
-          withoutLineBreak(raw) +
-          fixFileColumns.map((name) => delimiter + name).join('') +
-          lineEnd;
+        yield { kind: 'header', record, raw };
         continue;
       }
-
       recordNumber++;
-      const entry = rejected.get(recordNumber);
-      if (entry === undefined) continue;
-      const added = [
-        entry.line?.toString() ?? '',
-        entry.issues.map((issue) => issue.column ?? '').join(' | '),
-        entry.issues.map((issue) => issue.code).join(' | '),
-        entry.issues.map((issue) => issue.message).join(' | '),
-      ];
-      // A record short of fields (a ragged row) is padded, so the added
-      // columns stand under their own names.
-      const padding = delimiter.repeat(Math.max(0, width - record.length));
-      pending +=
-        withoutLineBreak(raw) +
-        padding +
-        added.map((value) => delimiter + csvField(value, delimiter)).join('') +
-        lineEnd;
-      if (pending.length >= chunkChars) {
-        yield iconv.encode(pending, encoding);
-        pending = '';
-      }
+      yield { kind: 'record', recordNumber, record, raw };
     }
-    if (pending.length > 0) yield iconv.encode(pending, encoding);
   } finally {
     feeder.destroy();
     parser.destroy();
     input.destroy();
   }
+}
+
+/**
+ * How many fields the fix file's records stand in before the added
+ * columns: the header's, or more when a rejected record has more fields
+ * than the header (a ragged row, or one closing with a delimiter).
+ */
+async function rejectedWidth(
+  input: Readable,
+  settings: ReadSettings,
+  rejected: ReadonlyMap<number, RejectedRecord>,
+): Promise<number> {
+  let width = 0;
+  let left = rejected.size;
+  for await (const line of storedLines(input, settings)) {
+    if (line.kind === 'header') width = line.record.length;
+    if (line.kind === 'record' && rejected.has(line.recordNumber)) {
+      width = Math.max(width, line.record.length);
+      left--;
+    }
+    // Past the last rejected record nothing can widen the file.
+    if (line.kind !== 'separator' && left === 0) break;
+  }
+  return width;
+}
+
+/** The name of an added column for a field past the header's last. */
+function extraFieldName(position: number): string {
+  return `_field${position}`;
+}
+
+interface BodyOptions extends ReadSettings {
+  input: Readable;
+  /** Fields before the added columns (rejectedWidth). */
+  width: number;
+  rejected: ReadonlyMap<number, RejectedRecord>;
+}
+
+async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
+  const { input, encoding, delimiter, width, rejected } = options;
+
+  // UTF-16 is only read back reliably with its byte-order mark.
+  let pending = encoding.startsWith('utf-16') ? '\ufeff' : '';
+  let lineEnd = '\r\n';
+  // The reader skips an Excel `sep=;` first line; the fix file keeps it
+  // above the header, so Excel opens it with the same delimiter.
+  let separatorLine: string | undefined;
+  for await (const line of storedLines(input, { encoding, delimiter })) {
+    const { raw } = line;
+    if (line.kind === 'separator') {
+      separatorLine = withoutLineBreak(raw);
+      continue;
+    }
+    if (line.kind === 'header') {
+      if (raw.endsWith('\n') && !raw.endsWith('\r\n')) lineEnd = '\n';
+      if (separatorLine !== undefined) pending += separatorLine + lineEnd;
+      // Fields past the header's last get columns of their own, named
+      // like the added ones: unknown fields, which a definition ignores
+      // on the way back in just as it ignores `_line`.
+      const extra: string[] = [];
+      for (let field = line.record.length + 1; field <= width; field++) {
+        extra.push(extraFieldName(field));
+      }
+      pending +=
+        withoutLineBreak(raw) +
+        [...extra, ...fixFileColumns].map((name) => delimiter + name).join('') +
+        lineEnd;
+      continue;
+    }
+
+    const entry = rejected.get(line.recordNumber);
+    if (entry === undefined) continue;
+    const added = [
+      entry.line?.toString() ?? '',
+      entry.issues.map((issue) => issue.column ?? '').join(' | '),
+      entry.issues.map((issue) => issue.code).join(' | '),
+      entry.issues.map((issue) => issue.message).join(' | '),
+    ];
+    // A record short of fields (a ragged row) is padded, and the fields
+    // of one longer than the header stand under the extra columns, so
+    // the added columns stand under their own names in every row.
+    const padding = delimiter.repeat(Math.max(0, width - line.record.length));
+    pending +=
+      withoutLineBreak(raw) +
+      padding +
+      added.map((value) => delimiter + csvField(value, delimiter)).join('') +
+      lineEnd;
+    if (pending.length >= chunkChars) {
+      yield iconv.encode(pending, encoding);
+      pending = '';
+    }
+  }
+  if (pending.length > 0) yield iconv.encode(pending, encoding);
 }
 
 interface ParsedRecord {
