@@ -86,6 +86,16 @@ type JsonContainer = JsonValue[] | { [key: string]: JsonValue };
 // characters, so a line count stays exact and no slice grows unbounded.
 const MAX_SLICE = 64 * 1024;
 
+// No JSON token runs across a line break, but the tokenizer does not
+// know it: before it rejects a bad literal (`nope`, `tx`, `fals`) it
+// waits for up to 16 more characters, and for an unterminated string up
+// to 6, which may be on the following lines. As many blanks, fed after
+// each line's break, make it decide on that line, so a failure names the
+// line where the bad token starts; between tokens they are whitespace.
+// Fed on their own, not appended to the line: the tokenizer then reads
+// the slice as it is, without first copying it into a new string.
+const LINE_END_BLANKS = ' '.repeat(16);
+
 export function createJsonReader(
   input: Readable,
   options: JsonReaderOptions,
@@ -321,9 +331,18 @@ class DocumentWalker {
     this.fed += slice?.length ?? 0;
     let tokens: Token[];
     try {
-      const result =
-        slice === undefined ? this.tokenize(none()) : this.tokenize(slice);
-      tokens = tokensOf(result);
+      if (slice === undefined) {
+        tokens = tokensOf(this.tokenize(none()));
+      } else {
+        tokens = tokensOf(this.tokenize(slice));
+        if (slice.charCodeAt(slice.length - 1) === 10) {
+          // Valid JSON leaves nothing held past a line break, so these
+          // make no tokens; a bad token fails here, on its own line.
+          for (const token of tokensOf(this.tokenize(LINE_END_BLANKS))) {
+            tokens.push(token);
+          }
+        }
+      }
     } catch (error) {
       throw this.malformed(error);
     }
