@@ -8,7 +8,11 @@ import {
 } from '../errors/import-error.js';
 import type { RecordPosition, RowIssue } from '../ports/error-log.js';
 import { detectDelimiter, excelSeparatorLine } from './csv-delimiter.js';
-import { parseCsvRecords, type ParsedRecord } from './csv-records.js';
+import {
+  parseCsvRecords,
+  type ParsedRecord,
+  type QuoteFault,
+} from './csv-records.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
 import { openInput } from './decompress.js';
 import { mapHeader, type HeaderMapping } from './header-mapping.js';
@@ -53,8 +57,9 @@ const CR = 0x0d;
  * declared, and its line counts). Each data record carries the
  * physical line it starts on, counting the line breaks inside its quoted
  * fields. An unquoted empty field reads as null, a quoted one (`""`) as
- * ''. A ragged row or a NUL character rejects that record as an issue; a
- * quote that never closes fails the whole file.
+ * ''. A ragged row, a NUL character or text after a closing quote
+ * rejects that record as an issue; a quote that never closes fails the
+ * whole file.
  */
 export function createCsvReader(
   input: Readable,
@@ -204,6 +209,20 @@ async function* readRecords(
           breaks === 0
             ? { recordNumber, line: startLine }
             : { recordNumber, line: startLine, endLine: startLine + breaks };
+
+        // Before the field count: it explains a wrong count better.
+        if (parsed.quoteFault !== undefined) {
+          items.push({
+            kind: 'issue',
+            issue: textAfterQuote(
+              parsed.quoteFault,
+              mapping,
+              definition,
+              position,
+            ),
+          });
+          continue;
+        }
 
         // A delimiter closing every line, the header's or the rows', where
         // the other has none: the empty field it adds is nobody's.
@@ -502,6 +521,38 @@ function nulIssue(
       `the value of "${column}" holds a NUL character (\\0), ` +
       'which a text value cannot store',
     rawValue: (values[index] as string).replace(/\u0000/g, '\\0'),
+  };
+}
+
+/**
+ * A quoted value with more after its closing quote (`"Acme, Inc" ,` or
+ * `"Z8"x`): csv-parse would keep it with its quotes, so the record is
+ * rejected, in whichever field it is, since a value the writer meant to
+ * quote whole may also have moved the record's other fields.
+ */
+function textAfterQuote(
+  fault: QuoteFault,
+  mapping: HeaderMapping,
+  definition: ImportDefinition,
+  position: RecordPosition,
+): RowIssue {
+  const columnIndex = mapping.columnIndexByField[fault.field] ?? -1;
+  const column = definition.columns[columnIndex]?.name;
+  const named =
+    column === undefined ? `field ${fault.field + 1}` : `"${column}"`;
+  const rest = fault.written.slice(fault.after);
+  const shown = JSON.stringify(
+    rest.length > 20 ? `${rest.slice(0, 20)}...` : rest,
+  );
+  return {
+    severity: 'error',
+    position,
+    ...(column !== undefined && { column }),
+    code: 'text_after_quote',
+    message:
+      `the quoted value of ${named} has text after its closing quote ` +
+      `(${shown}): quote the whole value, doubling the quotes inside it`,
+    rawValue: fault.written.replace(/\u0000/g, '\\0'),
   };
 }
 
