@@ -15,7 +15,11 @@ import {
 } from './csv-records.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
 import { openInput } from './decompress.js';
-import { mapHeader, type HeaderMapping } from './header-mapping.js';
+import {
+  mapHeader,
+  normalizeFieldName,
+  type HeaderMapping,
+} from './header-mapping.js';
 import {
   eachItem,
   type DetectedFormat,
@@ -47,6 +51,7 @@ const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
+const BOM = 0xfeff;
 
 /**
  * Reads a CSV file (gzip or not, in any supported encoding) into records
@@ -57,9 +62,10 @@ const CR = 0x0d;
  * declared, and its line counts). Each data record carries the
  * physical line it starts on, counting the line breaks inside its quoted
  * fields. An unquoted empty field reads as null, a quoted one (`""`) as
- * ''. A ragged row, a NUL character or text after a closing quote
- * rejects that record as an issue; a quote that never closes fails the
- * whole file.
+ * ''. A ragged row, a NUL character, text after a closing quote, a
+ * byte-order mark starting a line, or a repeat of the header line (two
+ * files joined) rejects that record as an issue; a quote that never
+ * closes fails the whole file.
  */
 export function createCsvReader(
   input: Readable,
@@ -169,6 +175,8 @@ async function* readRecords(
   let line = 1;
   let recordNumber = 0;
   let mapping: HeaderMapping | undefined;
+  // The header's fields as header names are matched, to know it again.
+  let headerNames: string[] = [];
   // The header closes with a delimiter: rows without it lack that field.
   let headerEndsBlank = false;
   // Columns whose values lose a declared prefix (as JSON and XML do).
@@ -196,6 +204,7 @@ async function* readRecords(
 
         if (mapping === undefined) {
           mapping = mapHeader(record, definition);
+          headerNames = record.map(normalizeFieldName);
           headerEndsBlank = record.length > 1 && record.at(-1)!.trim() === '';
           if (mapping.absentColumns.length > 0) {
             detected.absentColumns = [...mapping.absentColumns];
@@ -210,7 +219,18 @@ async function* readRecords(
             ? { recordNumber, line: startLine }
             : { recordNumber, line: startLine, endLine: startLine + breaks };
 
-        // Before the field count: it explains a wrong count better.
+        // Before the field count: each explains a wrong count better.
+        if (
+          record.length === headerNames.length &&
+          repeatsHeader(record, headerNames)
+        ) {
+          items.push({ kind: 'issue', issue: repeatedHeader(raw, position) });
+          continue;
+        }
+        if (raw.charCodeAt(0) === BOM) {
+          items.push({ kind: 'issue', issue: byteOrderMark(raw, position) });
+          continue;
+        }
         if (parsed.quoteFault !== undefined) {
           items.push({
             kind: 'issue',
@@ -521,6 +541,69 @@ function nulIssue(
       `the value of "${column}" holds a NUL character (\\0), ` +
       'which a text value cannot store',
     rawValue: (values[index] as string).replace(/\u0000/g, '\\0'),
+  };
+}
+
+/**
+ * Whether a record's fields are the header's, compared as header names
+ * are matched (`normalized`: the header's, by `normalizeFieldName`), a
+ * BOM in front included: the header line of a second file joined to the
+ * first (`cat a.csv b.csv`), which must not be read as data.
+ */
+function repeatsHeader(
+  record: readonly string[],
+  normalized: readonly string[],
+): boolean {
+  for (let i = 0; i < record.length; i++) {
+    if (!sameFieldName(record[i]!, normalized[i]!)) return false;
+  }
+  return true;
+}
+
+/**
+ * `normalizeFieldName(cell) === name`, without normalizing every cell of
+ * every record: while the cell is printable ASCII, its normalized form
+ * is the same characters in lower case, so most data cells differ from
+ * the header's name within a character or two.
+ */
+function sameFieldName(cell: string, name: string): boolean {
+  for (let i = 0; i < cell.length; i++) {
+    const code = cell.charCodeAt(i);
+    // A space (trimmed at the ends), a BOM, an accent: the whole rule.
+    if (code <= 0x20 || code >= 0x7f) return normalizeFieldName(cell) === name;
+    const lower = code >= 0x41 && code <= 0x5a ? code + 0x20 : code;
+    if (lower !== name.charCodeAt(i)) return false;
+  }
+  return cell.length === name.length;
+}
+
+function repeatedHeader(raw: string, position: RecordPosition): RowIssue {
+  const bom = raw.charCodeAt(0) === BOM ? ', after a byte-order mark,' : '';
+  return {
+    severity: 'error',
+    position,
+    code: 'repeated_header',
+    message:
+      `line ${position.line}${bom} repeats the header line, as when two ` +
+      'files are joined into one; it is not read as data',
+    rawValue: withoutLineBreak(raw),
+  };
+}
+
+/**
+ * A byte-order mark belongs before a file's first character, where the
+ * decoder drops it; one starting a later line is where a second file
+ * was joined to the first, and would be stored as part of the value.
+ */
+function byteOrderMark(raw: string, position: RecordPosition): RowIssue {
+  return {
+    severity: 'error',
+    position,
+    code: 'byte_order_mark',
+    message:
+      `a byte-order mark (U+FEFF) was found inside the file, at the start ` +
+      `of line ${position.line}, as when two files are joined into one`,
+    rawValue: withoutLineBreak(raw),
   };
 }
 
