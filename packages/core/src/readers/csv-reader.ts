@@ -12,6 +12,7 @@ import {
   parseCsvRecords,
   type ParsedRecord,
   type QuoteFault,
+  type RecordTooLargeError,
 } from './csv-records.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
 import { openInput } from './decompress.js';
@@ -141,16 +142,21 @@ async function* readBatches(
         yield next.value;
       }
     }
+    const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     records = parseCsvRecords(replay(), {
       delimiter,
-      maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      maxRecordBytes,
       ...(options.fastScan !== undefined && { fastScan: options.fastScan }),
     });
 
     yield* readRecords(
       records,
       options.definition,
-      { delimiter, skipsSeparatorLine: declaredBySep !== undefined },
+      {
+        delimiter,
+        skipsSeparatorLine: declaredBySep !== undefined,
+        maxRecordBytes,
+      },
       detected,
     );
   } finally {
@@ -167,7 +173,11 @@ async function* readBatches(
 async function* readRecords(
   records: AsyncIterable<ParsedRecord[]>,
   definition: ImportDefinition,
-  layout: { delimiter: string; skipsSeparatorLine: boolean },
+  layout: {
+    delimiter: string;
+    skipsSeparatorLine: boolean;
+    maxRecordBytes: number;
+  },
   detected: DetectedFormat,
 ): AsyncGenerator<ReadItem[]> {
   const { delimiter } = layout;
@@ -284,7 +294,7 @@ async function* readRecords(
       if (items.length > 0) yield items;
     }
   } catch (error) {
-    throw csvFailure(error, line);
+    throw csvFailure(error, line, layout.maxRecordBytes);
   }
 
   if (mapping === undefined) {
@@ -644,7 +654,11 @@ function withoutLineBreak(raw: string): string {
   return last === LF || last === CR ? raw.slice(0, -1) : raw;
 }
 
-function csvFailure(error: unknown, line: number): ImportError {
+function csvFailure(
+  error: unknown,
+  line: number,
+  maxRecordBytes: number,
+): ImportError {
   if (error instanceof ImportError) return error;
   if (error instanceof CsvError) {
     switch (error.code) {
@@ -655,13 +669,23 @@ function csvFailure(error: unknown, line: number): ImportError {
             'never closes (the file ends inside quotes)',
           { cause: error, details: { line, csvCode: error.code } },
         );
-      case 'CSV_MAX_RECORD_SIZE':
+      case 'CSV_MAX_RECORD_SIZE': {
+        // Only a quote still open explains a record this long.
+        const quoted = (error as Partial<RecordTooLargeError>).insideQuotes;
         return new ImportError(
           ErrorCodes.MALFORMED_FILE,
-          `the record starting at line ${line} is larger than the limit; ` +
-            'a quote that never closes is the usual cause',
-          { cause: error, details: { line, csvCode: error.code } },
+          `the record starting at line ${line} is larger than the limit ` +
+            `of ${describeBytes(maxRecordBytes)} one record may hold` +
+            (quoted === true
+              ? '; it is inside a quoted field that has not closed, and ' +
+                'a quote that never closes is the usual cause'
+              : ''),
+          {
+            cause: error,
+            details: { line, csvCode: error.code, maxRecordBytes },
+          },
         );
+      }
       default:
         return new ImportError(
           ErrorCodes.MALFORMED_FILE,
@@ -671,4 +695,12 @@ function csvFailure(error: unknown, line: number): ImportError {
     }
   }
   return toImportError(error, ErrorCodes.INTERNAL);
+}
+
+// `16 MiB`, `512 KiB` or `1000 bytes`.
+function describeBytes(count: number): string {
+  const mib = 1024 * 1024;
+  if (count % mib === 0) return `${count / mib} MiB (${count} bytes)`;
+  if (count % 1024 === 0) return `${count / 1024} KiB (${count} bytes)`;
+  return `${count} bytes`;
 }

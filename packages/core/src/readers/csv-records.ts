@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Parser } from 'csv-parse';
+import { CsvError, Parser } from 'csv-parse';
 
 /**
  * Splits decoded CSV text into records, each with its raw text as
@@ -37,6 +37,14 @@ export interface QuoteFault {
   written: string;
   /** Where, in `written`, the text after the closing quote starts. */
   after: number;
+}
+
+/**
+ * csv-parse's error for a record over `maxRecordBytes`, told whether
+ * the record was inside a quoted field when it reached the limit.
+ */
+export interface RecordTooLargeError extends CsvError {
+  insideQuotes: boolean;
 }
 
 export interface CsvRecordsOptions {
@@ -139,6 +147,11 @@ async function* readWithCsvParse(
       }
       yield [parsed];
     }
+  } catch (error) {
+    if (error instanceof CsvError && error.code === 'CSV_MAX_RECORD_SIZE') {
+      (error as RecordTooLargeError).insideQuotes = insideQuotes(parser);
+    }
+    throw error;
   } finally {
     feeder.destroy();
     parser.destroy();
@@ -148,6 +161,17 @@ async function* readWithCsvParse(
 const QUOTE = 0x22;
 const CR = 0x0d;
 const LF = 0x0a;
+
+/**
+ * Whether csv-parse stopped inside a quoted field. Its error only tells
+ * whether the last field it finished was quoted, so this reads the
+ * parser's own state, which `Parser` exposes as `state` (undeclared in
+ * its types); csv-record-too-large.test.ts holds it to that.
+ */
+function insideQuotes(parser: Parser): boolean {
+  const state = (parser as unknown as { state?: { quoting?: unknown } }).state;
+  return state?.quoting === true;
+}
 
 /**
  * The first field of a record csv-parse read whose closing quote is
