@@ -46,7 +46,8 @@ describe('text after a closing quote', () => {
         code: 'text_after_quote',
         message:
           'the quoted value of "company_name" has text after its closing ' +
-          'quote (" "): quote the whole value, doubling the quotes inside it',
+          'quote (" "): remove it, or quote the whole value and double ' +
+          'the quotes inside it',
         rawValue: '"Acme, Inc" ',
       },
       {
@@ -56,7 +57,8 @@ describe('text after a closing quote', () => {
         code: 'text_after_quote',
         message:
           'the quoted value of "company_name" has text after its closing ' +
-          'quote ("x"): quote the whole value, doubling the quotes inside it',
+          'quote ("x"): remove it, or quote the whole value and double ' +
+          'the quotes inside it',
         rawValue: '"Acme ""Big"" Inc"x',
       },
       // Two fields where the header has three: the quote explains it.

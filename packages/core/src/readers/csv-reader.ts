@@ -644,7 +644,8 @@ function textAfterQuote(
     code: 'text_after_quote',
     message:
       `the quoted value of ${named} has text after its closing quote ` +
-      `(${shown}): quote the whole value, doubling the quotes inside it`,
+      `(${shown}): remove it, or quote the whole value and double the ` +
+      'quotes inside it',
     rawValue: fault.written.replace(/\u0000/g, '\\0'),
   };
 }
