@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defineImport } from '../src/definitions/import-definition.js';
-import { chunked, readAll, sharedPath } from './csv-test-helpers.js';
+import {
+  aliasedCustomers,
+  chunked,
+  readAll,
+  sharedPath,
+} from './csv-test-helpers.js';
 
 // A byte-order mark inside a file (two Excel "CSV UTF-8" exports joined
 // with `cat a.csv b.csv`) was stored in the key of the record after it,
@@ -10,16 +15,7 @@ import { chunked, readAll, sharedPath } from './csv-test-helpers.js';
 // so is a record that repeats the header line (`repeated_header`), with
 // or without a BOM in front.
 
-const customers = defineImport({
-  entity: 'customers',
-  table: 'customers',
-  key: ['customer_id'],
-  columns: [
-    { name: 'customer_id', type: 'text', source: 'customerID' },
-    { name: 'company_name', type: 'text', source: 'companyName' },
-    { name: 'city', type: 'text' },
-  ],
-});
+const customers = defineImport(aliasedCustomers);
 
 // Case 01: an Excel export, BOM first and CRLF line ends.
 const case01 = sharedPath('cases/01-csv-bom-crlf-header/customers.csv');

@@ -3,7 +3,10 @@ import { Readable } from 'node:stream';
 import { sharedPath as sharedFile } from '@erp-import/dev-services/shared-files';
 import { createRowCoercer } from '../src/coercion/row-coercer.js';
 import type { CoercedRow } from '../src/coercion/coerced-row.js';
-import type { ImportDefinition } from '../src/definitions/import-definition.js';
+import type {
+  ImportDefinition,
+  ImportDefinitionInput,
+} from '../src/definitions/import-definition.js';
 import type { RowIssue } from '../src/ports/error-log.js';
 import {
   createCsvReader,
@@ -13,6 +16,22 @@ import type {
   MappedRecord,
   RecordReader,
 } from '../src/readers/record-reader.js';
+
+/**
+ * Customers as a Northwind-like export names them (`customerID`,
+ * `companyName`, `city`): the definition of the tests of malformed CSV
+ * records.
+ */
+export const aliasedCustomers = {
+  entity: 'customers',
+  table: 'customers',
+  key: ['customer_id'],
+  columns: [
+    { name: 'customer_id', type: 'text', source: 'customerID' },
+    { name: 'company_name', type: 'text', source: 'companyName' },
+    { name: 'city', type: 'text' },
+  ],
+} satisfies ImportDefinitionInput;
 
 /** A file of the shared sample files, by its path inside them. */
 export function sharedPath(relative: string): string {

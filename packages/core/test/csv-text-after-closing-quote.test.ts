@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineImport } from '../src/definitions/import-definition.js';
-import { chunked, readAll } from './csv-test-helpers.js';
+import { aliasedCustomers, chunked, readAll } from './csv-test-helpers.js';
 
 // A quoted value with more text after its closing quote (`"Acme, Inc" ,`
 // or `"Z8"x`) was kept by csv-parse (`relax_quotes`) as written, quotes
@@ -10,16 +10,7 @@ import { chunked, readAll } from './csv-test-helpers.js';
 // boundaries and lines, and a quote inside an unquoted value (`12" tube`)
 // is still text.
 
-const customers = defineImport({
-  entity: 'customers',
-  table: 'customers',
-  key: ['customer_id'],
-  columns: [
-    { name: 'customer_id', type: 'text', source: 'customerID' },
-    { name: 'company_name', type: 'text', source: 'companyName' },
-    { name: 'city', type: 'text' },
-  ],
-});
+const customers = defineImport(aliasedCustomers);
 
 const reported =
   'customerID,companyName,city\n' +

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import type { ImportDefinitionInput, ImportRecord } from '../src/index.js';
-import { sharedPath } from './csv-test-helpers.js';
+import { aliasedCustomers, sharedPath } from './csv-test-helpers.js';
 import {
   startEngineHarness,
   type EngineHarness,
@@ -15,16 +15,7 @@ import {
 // stored table holds only the good records, and the fix file hands the
 // rejected records back as written, with their codes.
 
-const customers: ImportDefinitionInput = {
-  entity: 'customers',
-  table: 'customers',
-  key: ['customer_id'],
-  columns: [
-    { name: 'customer_id', type: 'text', source: 'customerID' },
-    { name: 'company_name', type: 'text', source: 'companyName' },
-    { name: 'city', type: 'text' },
-  ],
-};
+const customers: ImportDefinitionInput = aliasedCustomers;
 const case01: ImportDefinitionInput = {
   entity: 'case01_customers',
   table: 'case01_customers',
