@@ -99,10 +99,6 @@ async function main(): Promise<void> {
   await pool.query(createTargetTableSql(benchTable));
   await prepareBaseline(pool);
 
-  const results: ResultRow[] = [];
-  if (!values['skip-baseline']) {
-    results.push(...(await measureBaseline(files)));
-  }
   const workerCode = values['worker-code'] === 'source' ? 'source' : 'dist';
   if (workerCode === 'dist') buildPackages();
   stack = await startProductStack(database.url, {
@@ -113,10 +109,18 @@ async function main(): Promise<void> {
     `worker (${workerCode}, parse thread ${values['parse-thread']}): ` +
       `${mb(stack.worker.restRssBytes)} MB resident at rest`,
   );
-  for (const format of formats) {
-    results.push(...(await measureProduct(format, files)));
+
+  // Each run measures everything once, the baseline first: a machine
+  // that slows down for a while slows a run's baseline and product alike,
+  // and the ratios are taken run by run (see printTable).
+  const results = resultRows();
+  for (let run = 1; run <= runs; run++) {
+    if (!values['skip-baseline']) await measureBaseline(files, results, run);
+    for (const format of formats) {
+      await measureProduct(format, files, results, run);
+    }
   }
-  printTable(results);
+  printTable(results.filter((row) => row.samples.length > 0));
   if (!values['skip-parsers'] && formats.includes('csv')) {
     await measureAndPrintParsers(files);
   }
@@ -202,34 +206,55 @@ interface ResultRow {
   samples: Sample[];
 }
 
-async function measureBaseline(files: Files): Promise<ResultRow[]> {
-  const initial: Sample[] = [];
-  const again: Sample[] = [];
-  for (let run = 1; run <= runs; run++) {
-    await truncateBaseline(pool!);
-    await settle();
-    initial.push(fromBaseline(await runBaseline(pool!, files.csv1)));
-    await pool!.query(`VACUUM ANALYZE ${baselineTable}`);
-    await settle();
-    again.push(fromBaseline(await runBaseline(pool!, files.csv2)));
-    report('baseline', run, initial.at(-1)!, again.at(-1)!);
-  }
+/** The rows of the table, in its order, each gathering its runs. */
+function resultRows(): ResultRow[] {
+  const row = (
+    name: string,
+    kind: ResultRow['kind'],
+    load: ResultRow['load'],
+  ): ResultRow => ({
+    name,
+    kind,
+    load,
+    rows: rowCount(rows, load === 'initial' ? 1 : 2),
+    samples: [],
+  });
+  const baseline = 'baseline COPY csv + MERGE';
+  const product = (format: DataFormat) =>
+    `product, HTTP upload of ${format.toUpperCase()}`;
   return [
-    {
-      name: 'baseline COPY csv + MERGE',
-      kind: 'baseline',
-      load: 'initial',
-      rows: rowCount(rows, 1),
-      samples: initial,
-    },
-    {
-      name: 'baseline COPY csv + MERGE',
-      kind: 'baseline',
-      load: 're-import',
-      rows: rowCount(rows, 2),
-      samples: again,
-    },
+    row(baseline, 'baseline', 'initial'),
+    row(baseline, 'baseline', 're-import'),
+    ...formats.flatMap((format) => [
+      row(product(format), format, 'initial'),
+      // JSON and XML are compared with CSV on the initial load only.
+      ...(format === 'csv' ? [row(product(format), format, 're-import')] : []),
+    ]),
   ];
+}
+
+function rowOf(
+  results: ResultRow[],
+  kind: ResultRow['kind'],
+  load: ResultRow['load'],
+): ResultRow | undefined {
+  return results.find((row) => row.kind === kind && row.load === load);
+}
+
+async function measureBaseline(
+  files: Files,
+  results: ResultRow[],
+  run: number,
+): Promise<void> {
+  await truncateBaseline(pool!);
+  await settle();
+  const initial = fromBaseline(await runBaseline(pool!, files.csv1));
+  await pool!.query(`VACUUM ANALYZE ${baselineTable}`);
+  await settle();
+  const again = fromBaseline(await runBaseline(pool!, files.csv2));
+  rowOf(results, 'baseline', 'initial')!.samples.push(initial);
+  rowOf(results, 'baseline', 're-import')!.samples.push(again);
+  report('baseline', run, initial, again);
 }
 
 /**
@@ -262,51 +287,27 @@ function fromBaseline(timings: BaselineTimings): Sample {
 async function measureProduct(
   format: DataFormat,
   files: Files,
-): Promise<ResultRow[]> {
-  const initial: Sample[] = [];
-  const again: Sample[] = [];
-  // JSON and XML are compared with CSV on the initial load only.
-  const withReimport = format === 'csv';
-  for (let run = 1; run <= runs; run++) {
-    await pool!.query(`TRUNCATE ${benchTable}`);
+  results: ResultRow[],
+  run: number,
+): Promise<void> {
+  await pool!.query(`TRUNCATE ${benchTable}`);
+  await settle();
+  const first = await runProductImport(stack!, files[`${format}1`], format);
+  check(first, rowCount(rows, 1));
+  const initial = fromProduct(first);
+  rowOf(results, format, 'initial')!.samples.push(initial);
+
+  const reimport = rowOf(results, format, 're-import');
+  let again: Sample | undefined;
+  if (reimport !== undefined) {
+    await pool!.query(`VACUUM ANALYZE ${benchTable}`);
     await settle();
-    const first = await runProductImport(stack!, files[`${format}1`], format);
-    check(first, rowCount(rows, 1));
-    initial.push(fromProduct(first));
-    if (withReimport) {
-      await pool!.query(`VACUUM ANALYZE ${benchTable}`);
-      await settle();
-      const second = await runProductImport(
-        stack!,
-        files[`${format}2`],
-        format,
-      );
-      check(second, rowCount(rows, 2));
-      again.push(fromProduct(second));
-    }
-    report(`product ${format}`, run, initial.at(-1)!, again.at(-1));
+    const second = await runProductImport(stack!, files[`${format}2`], format);
+    check(second, rowCount(rows, 2));
+    again = fromProduct(second);
+    reimport.samples.push(again);
   }
-  const name = `product, HTTP upload of ${format.toUpperCase()}`;
-  return [
-    {
-      name,
-      kind: format,
-      load: 'initial',
-      rows: rowCount(rows, 1),
-      samples: initial,
-    },
-    ...(withReimport
-      ? [
-          {
-            name,
-            kind: format,
-            load: 're-import' as const,
-            rows: rowCount(rows, 2),
-            samples: again,
-          },
-        ]
-      : []),
-  ];
+  report(`product ${format}`, run, initial, again);
 }
 
 function check(run: ProductRun, expected: number): void {
@@ -383,12 +384,21 @@ function printTable(results: ResultRow[]): void {
       row.kind === 'baseline' || row.kind === 'csv'
         ? results.find((r) => r.kind === 'baseline' && r.load === row.load)
         : results.find((r) => r.kind === 'csv' && r.load === row.load);
-    const referenceTotal = reference && medianOf(reference, (s) => s.totalMs);
-    // Throughput ratio: the reference's time over this one's, per row.
+    // Throughput ratio: the reference's time over this one's, per row,
+    // in each run (both were measured minutes apart), then the median.
+    const paired =
+      reference === undefined || row === reference
+        ? []
+        : row.samples.flatMap((sample, run) => {
+            const other = reference.samples[run];
+            return other === undefined
+              ? []
+              : [other.totalMs / reference.rows / (sample.totalMs / row.rows)];
+          });
     const ratio =
-      referenceTotal === undefined || row === reference
+      paired.length === 0
         ? '-'
-        : (referenceTotal / reference!.rows / (total / row.rows)).toFixed(2) +
+        : median(paired).toFixed(2) +
           (row.kind === 'csv' ? ' of baseline' : ' of CSV');
     const optional = (value: number | undefined) =>
       value === undefined ? '-' : seconds(value);
@@ -417,7 +427,9 @@ function printTable(results: ResultRow[]): void {
   console.log(
     "\nparse = the parse thread's busy time (decode, parse, validate, " +
       'encode), which overlaps COPY; COPY = staging the rows, parse ' +
-      'included; MERGE = dedupe, counts and MERGE; wait = queue pick-up.',
+      'included; MERGE = dedupe, counts and MERGE; wait = queue pick-up; ' +
+      'ratio = the median of the ratios of each run (each measures the ' +
+      'baseline, then the product).',
   );
 }
 
