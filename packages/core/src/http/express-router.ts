@@ -83,8 +83,9 @@ export function createImportRouter(
     authenticate,
     async (request, response) => {
       const { caller } = response.locals as Authenticated;
-      refuseUnknownParameters(queryOf(request));
-      const query = parse(routes.createImport.query, queryOf(request));
+      const raw = queryOf(request);
+      refuseUnknownParameters(raw);
+      const query = parse(routes.createImport.query, raw);
       const headers = parse(routes.createImport.headers, request.headers);
 
       // Refuse what can be refused before a byte is read.
@@ -144,7 +145,7 @@ export function createImportRouter(
           ...(query.delimiter !== undefined && { delimiter: query.delimiter }),
           ...(compression !== undefined && { compression }),
         },
-        load: loadOptionsOf(query, queryOf(request)),
+        load: loadOptionsOf(query, raw),
       });
 
       // A replayed idempotency key answers 200 with the first import, so a

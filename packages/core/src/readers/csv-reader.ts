@@ -16,6 +16,7 @@ import {
 } from './csv-records.js';
 import { decodeToUtf8, DEFAULT_SNIFF_BYTES } from './decode.js';
 import { openInput } from './decompress.js';
+import { describeBytes } from './document-limits.js';
 import {
   mapHeader,
   normalizeFieldName,
@@ -696,12 +697,4 @@ function csvFailure(
     }
   }
   return toImportError(error, ErrorCodes.INTERNAL);
-}
-
-// `16 MiB`, `512 KiB` or `1000 bytes`.
-function describeBytes(count: number): string {
-  const mib = 1024 * 1024;
-  if (count % mib === 0) return `${count / mib} MiB (${count} bytes)`;
-  if (count % 1024 === 0) return `${count / 1024} KiB (${count} bytes)`;
-  return `${count} bytes`;
 }

@@ -57,8 +57,18 @@ export function documentLimitsOf(
 
 /** `4 MiB`, `512 KiB`, or `1000 characters`, for messages. */
 export function describeChars(count: number): string {
+  return roundSize(count) ?? `${count} characters`;
+}
+
+/** `16 MiB (16777216 bytes)`, or `1000 bytes`, for messages. */
+export function describeBytes(count: number): string {
+  const round = roundSize(count);
+  return round === undefined ? `${count} bytes` : `${round} (${count} bytes)`;
+}
+
+function roundSize(count: number): string | undefined {
   const mib = 1024 * 1024;
   if (count % mib === 0) return `${count / mib} MiB`;
   if (count % 1024 === 0) return `${count / 1024} KiB`;
-  return `${count} characters`;
+  return undefined;
 }
