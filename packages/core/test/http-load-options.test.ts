@@ -73,9 +73,14 @@ describe('load options over HTTP', () => {
     const problem = (await misspelt.json()) as {
       code: string;
       detail: string;
+      issues?: Array<{ path: string[] }>;
     };
     expect(problem.code).toBe('INVALID_REQUEST');
     expect(problem.detail).toContain('"mdoe", "frmat"');
+    expect(problem.issues?.map((issue) => issue.path)).toEqual([
+      ['mdoe'],
+      ['frmat'],
+    ]);
     // Scope parameters and every documented name still pass.
     expect((await upload('param.company_id=1&fileName=a.csv')).status).toBe(
       202,

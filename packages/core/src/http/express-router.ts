@@ -350,7 +350,16 @@ function refuseUnknownParameters(raw: Record<string, string | string[]>) {
     `unknown query parameter${unknown.length > 1 ? 's' : ''} ` +
       `${unknown.map((name) => `"${name}"`).join(', ')}; ` +
       `POST /imports takes ${known.join(', ')} and ${scopeParamPrefix}<column>`,
-    { details: { unknown } },
+    // In `issues`, as every other invalid parameter is.
+    {
+      details: {
+        unknown,
+        issues: unknown.map((name) => ({
+          path: [name],
+          message: 'not a parameter of POST /imports',
+        })),
+      },
+    },
   );
 }
 
