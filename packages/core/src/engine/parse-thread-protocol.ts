@@ -18,7 +18,9 @@ import type { DetectedFormat } from '../readers/record-reader.js';
  * sends back batches of COPY text with the issues and counts of the
  * records they cover. It may have only `credits` batches unconsumed: the
  * engine returns a credit each time the loader takes one, so a thread
- * faster than the database waits instead of filling memory.
+ * faster than the database waits instead of filling memory. The memory
+ * of a batch comes back (`spare`) once COPY has sent it, and the thread
+ * writes a later batch into it.
  */
 
 export interface ParseThreadData {
@@ -39,7 +41,11 @@ export type TallySnapshot = Array<
 >;
 
 export type ToThread =
-  { type: 'input'; chunk: Uint8Array } | { type: 'end' } | { type: 'credit' };
+  | { type: 'input'; chunk: Uint8Array }
+  | { type: 'end' }
+  | { type: 'credit' }
+  /** A batch's memory, handed back once COPY is done with it. */
+  | { type: 'spare'; buffer: ArrayBuffer };
 
 export type FromThread =
   | { type: 'ready' }
@@ -56,6 +62,8 @@ export type FromThread =
       tally: TallySnapshot;
       detected: DetectedFormat;
       busyMs: number;
+      /** Batches written into memory the engine handed back (`spare`). */
+      reused: number;
     }
   | {
       type: 'failed';

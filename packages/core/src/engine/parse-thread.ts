@@ -43,6 +43,8 @@ if (parentPort !== null) {
 const issuesPerBatch = 500;
 /** COPY lines joined into one string before they are written as UTF-8. */
 const linesPerWrite = 16;
+/** Batches' memory kept for reuse, handed back by the engine. */
+const maxSpares = 32;
 
 async function runParseThread(
   port: MessagePort,
@@ -51,6 +53,11 @@ async function runParseThread(
   const start = performance.eventLoopUtilization();
   const post = (message: FromThread) => port.postMessage(message);
   const credits = createCredits(data.credits);
+  // Room for a batch of plain text; a batch of wider characters grows.
+  const batches = createBatches(
+    data.layout.targets.length,
+    data.batchChars + 65536,
+  );
 
   // Bytes arrive only when asked for: one request in flight at a time.
   const input = new Readable({
@@ -63,6 +70,8 @@ async function runParseThread(
       input.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
     } else if (message.type === 'end') {
       input.push(null);
+    } else if (message.type === 'spare') {
+      batches.spare(message.buffer);
     } else {
       credits.give();
     }
@@ -73,8 +82,6 @@ async function runParseThread(
   let reader: RecordReader | undefined;
   const detected = () => ({ ...reader?.detected() });
   const tally = new RecordTally();
-  // Room for a batch of plain text; a batch of wider characters grows.
-  const batches = createBatches(layout.targets.length, data.batchChars + 65536);
   const filters = layout.targets.map((target) =>
     createRepeatedKeyFilter(target.definition),
   );
@@ -157,6 +164,7 @@ async function runParseThread(
       tally: snapshot(tally),
       detected: detected(),
       busyMs: Math.round(performance.eventLoopUtilization(start).active),
+      reused: batches.reused,
     });
   } catch (error) {
     post({
@@ -209,6 +217,19 @@ function createBatches(targetCount: number, bytesHint: number) {
     firstSeq: 1,
   }));
   type Open = (typeof open)[number];
+  // Batches' memory handed back by the engine, for the next batches.
+  const spares: ArrayBuffer[] = [];
+  let reused = 0;
+  const takeSpare = (bytes: number): ArrayBuffer | undefined => {
+    while (spares.length > 0) {
+      const spare = spares.pop()!;
+      if (spare.byteLength >= bytes) {
+        reused++;
+        return spare;
+      }
+    }
+    return undefined;
+  };
 
   const flushLines = (batch: Open) => {
     // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
@@ -227,6 +248,10 @@ function createBatches(targetCount: number, bytesHint: number) {
 
   return {
     issues: [] as RowIssue[],
+    /** Batches written into handed-back memory so far. */
+    get reused() {
+      return reused;
+    },
     nextSeq(target: number): number {
       seq[target] = seq[target]! + 1;
       return seq[target]!;
@@ -253,8 +278,14 @@ function createBatches(targetCount: number, bytesHint: number) {
       const batch = open[target]!;
       flushLines(batch);
       const entity = targets[target]!.definition.entity;
-      // An ArrayBuffer of its own, exactly the batch's size, to transfer.
-      const text = new Uint8Array(batch.used);
+      // An ArrayBuffer of its own to transfer: one the engine handed back,
+      // or a new one with the room a batch usually needs.
+      const text = new Uint8Array(
+        takeSpare(batch.used) ??
+          new ArrayBuffer(Math.max(batch.used, bytesHint)),
+        0,
+        batch.used,
+      );
       text.set(batch.buffer.subarray(0, batch.used));
       const rows: EncodedRows = {
         kind: 'encoded',
@@ -270,6 +301,10 @@ function createBatches(targetCount: number, bytesHint: number) {
       batch.keyOnly = 0;
       batch.chars = 0;
       return rows;
+    },
+    spare(buffer: ArrayBuffer) {
+      // As many as are in flight at most; more would only sit here.
+      if (spares.length < maxSpares) spares.push(buffer);
     },
     takeIssues(): RowIssue[] {
       const taken = this.issues;

@@ -5,6 +5,7 @@ import type { CoercedRow } from '../coercion/coerced-row.js';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import type {
   CopyLayout,
+  EncodedRows,
   RowSource,
   StagedItem,
 } from '../loader/encoded-rows.js';
@@ -133,6 +134,8 @@ function openThreaded(options: OpenRowSourceOptions): RowSourceHandle {
     worker = started.worker;
     const { inbox } = started;
     const thread = worker;
+    // Once the thread finished, a batch's memory is of no more use to it.
+    let threadDone = false;
 
     // The error log is cleared only once the loader reads rows, as when
     // reading in this thread, so an import applied already keeps its log.
@@ -171,15 +174,22 @@ function openThreaded(options: OpenRowSourceOptions): RowSourceHandle {
           Object.assign(detected, message.detected);
           if (message.issues.length > 0) await issues.add(message.issues);
           applyTally(tally, message.tally);
-          if (message.rows !== undefined) yield message.rows;
+          if (message.rows !== undefined) {
+            yield withRelease(message.rows, thread, () => threadDone);
+          }
           // Taken by the loader (or carrying none): the thread may send
           // another.
           send(thread, { type: 'credit' });
           break;
         case 'done':
+          threadDone = true;
           Object.assign(detected, message.detected);
           applyTally(tally, message.tally);
           busyMs = message.busyMs;
+          logger.debug(
+            { busyMs, reusedBatches: message.reused },
+            'parse thread done',
+          );
           // Its heap is of no more use: freed before the MERGE, not after.
           await thread.terminate();
           await issues.flush();
@@ -203,6 +213,28 @@ function openThreaded(options: OpenRowSourceOptions): RowSourceHandle {
     async close() {
       await fallback?.close();
       await worker?.terminate();
+    },
+  };
+}
+
+/**
+ * A batch whose bytes go back to the thread once the loader is done with
+ * them (loader/buffer-returns.ts): the thread writes a later batch into
+ * them rather than leave them to this thread's collector.
+ */
+function withRelease(
+  rows: EncodedRows,
+  thread: Worker,
+  threadDone: () => boolean,
+): EncodedRows {
+  const { text } = rows;
+  if (!(text instanceof Uint8Array)) return rows;
+  return {
+    ...rows,
+    release() {
+      if (threadDone() || text.buffer.byteLength === 0) return;
+      const buffer = text.buffer as ArrayBuffer;
+      send(thread, { type: 'spare', buffer }, [buffer]);
     },
   };
 }

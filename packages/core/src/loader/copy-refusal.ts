@@ -74,6 +74,14 @@ export class SentLines {
     }
   }
 
+  /** Whether the text of `text`'s buffer is still kept. */
+  keeps(text: string | Uint8Array): boolean {
+    for (let index = this.oldestKept; index < this.buffers.length; index++) {
+      if (this.buffers[index]!.text === text) return true;
+    }
+    return false;
+  }
+
   /** The record of `seq`, or the first records of its buffer and the next. */
   locate(
     seq: number,

@@ -4,6 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { CoercedRow } from '../coercion/coerced-row.js';
 import type { ImportDefinition } from '../definitions/import-definition.js';
 import { ErrorCodes, ImportError } from '../errors/import-error.js';
+import { createBufferReturns, socketBacklog } from './buffer-returns.js';
 import { copyRefusalError, SentLines } from './copy-refusal.js';
 import {
   isEncodedRows,
@@ -99,6 +100,8 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
 
   const pending = targets.map(() => ({
     parts: [] as Array<string | Uint8Array>,
+    // Per part, how its memory goes back to the producer, if it does.
+    releases: [] as Array<(() => void) | undefined>,
     length: 0,
     rows: 0,
   }));
@@ -108,6 +111,10 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
   // the record of a value the server refuses (copy-refusal.ts).
   const sent = targets.map(() => 0);
   let sentLines = new SentLines(keptCopyBytes);
+  // Encoded rows' buffers, handed back once sent (buffer-returns.ts).
+  const returns = createBufferReturns();
+  // Whether the open COPY's streams hold nothing unwritten.
+  let idle = () => false;
   const filters = targets.map((target) =>
     createRepeatedKeyFilter(target.definition),
   );
@@ -120,8 +127,9 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
 
   const take = (index: number): string | Uint8Array => {
     const buffer = pending[index]!;
-    const { parts, rows } = buffer;
+    const { parts, rows, releases } = buffer;
     buffer.parts = [];
+    buffer.releases = [];
     buffer.length = 0;
     buffer.rows = 0;
     const text =
@@ -136,6 +144,9 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
             );
     sentLines.add(sent[index]! + 1, text);
     sent[index] = sent[index]! + rows;
+    // Joined parts are copies: each part's memory is free at once.
+    if (parts.length === 1) returns.track(text, releases[0]);
+    else for (const release of releases) release?.();
     return text;
   };
 
@@ -148,6 +159,7 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
     if (pending[index]!.length > 0) yield take(index);
     while (!exhausted) {
       signal?.throwIfAborted();
+      returns.settle(idle(), (text) => sentLines.keeps(text));
       const next = await iterator.next();
       if (next.done === true) {
         exhausted = true;
@@ -165,12 +177,14 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
         if (row.keysMayRepeat !== false) encodedMayRepeat[target] = true;
         keyOnly[target] = keyOnly[target]! + (row.keyOnlyCount ?? 0);
         text = row.text;
+        buffer.releases.push(row.release);
       } else {
         staged[target] = staged[target]! + 1;
         filters[target]?.add(row.values);
         if (row.keyOnly === true) keyOnly[target] = keyOnly[target]! + 1;
         text = encodeRow(row, staged[target]!, targets[target]!, tenant);
         buffer.rows += 1;
+        buffer.releases.push(undefined);
       }
       buffer.parts.push(text);
       buffer.length += text.length;
@@ -198,9 +212,16 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
     const firstSeq = sent[index]! + 1;
     sentLines = new SentLines(keptCopyBytes);
     const stream = client.query(copyFrom(targets[index]!.copySql));
+    const body = Readable.from(chunksFor(index));
+    idle = () =>
+      body.readableLength === 0 &&
+      stream.writableLength === 0 &&
+      socketBacklog(client) === 0;
     try {
-      await pipeline(Readable.from(chunksFor(index)), stream);
+      await pipeline(body, stream);
+      returns.releaseAll();
     } catch (error) {
+      returns.forget();
       // Lines without their staging columns cannot name a record.
       if (targets[index]!.direct === true) throw error;
       const { definition } = targets[index]!;

@@ -26,6 +26,12 @@ export interface EncodedRows {
   keysMayRepeat?: boolean;
   /** How many of the lines are key-only rows (`CoercedRow.keyOnly`). */
   keyOnlyCount?: number;
+  /**
+   * Hands the memory of `text` back to its producer, which writes later
+   * lines into it: the loader calls it once nothing of its own holds the
+   * text any more (buffer-returns.ts). Set by the receiving thread.
+   */
+  release?: () => void;
 }
 
 /**
