@@ -33,7 +33,10 @@ describe('buffer returns', () => {
     const released: string[] = [];
     const returns = createBufferReturns();
     track(returns, released, ['a', 'b']);
-    returns.settle(false, () => false);
+    returns.settle(
+      () => false,
+      () => false,
+    );
     expect(released).toEqual([]);
   });
 
@@ -41,11 +44,20 @@ describe('buffer returns', () => {
     const released: string[] = [];
     const returns = createBufferReturns();
     const [, b] = track(returns, released, ['a', 'b', 'c']);
-    returns.settle(true, (text) => text === b);
+    returns.settle(
+      () => true,
+      (text) => text === b,
+    );
     expect(released).toEqual(['a']);
-    returns.settle(true, () => false);
+    returns.settle(
+      () => true,
+      () => false,
+    );
     expect(released).toEqual(['a', 'b', 'c']);
-    returns.settle(true, () => false);
+    returns.settle(
+      () => true,
+      () => false,
+    );
     expect(released).toEqual(['a', 'b', 'c']);
   });
 

@@ -20,9 +20,13 @@ export interface BufferReturns {
   track(text: string | Uint8Array, release: (() => void) | undefined): void;
   /**
    * Returns the buffers sent before the ones `kept` still holds, when
-   * the streams are `idle`.
+   * the streams are `idle`. Cheap when nothing is tracked: it runs once
+   * per row when rows are encoded in this thread.
    */
-  settle(idle: boolean, kept: (text: string | Uint8Array) => boolean): void;
+  settle(
+    idle: () => boolean,
+    kept: (text: string | Uint8Array) => boolean,
+  ): void;
   /** The COPY ended: the server has every buffer. */
   releaseAll(): void;
   /** The COPY failed: buffers are left to the collector. */
@@ -36,7 +40,7 @@ export function createBufferReturns(): BufferReturns {
       if (release !== undefined) sent.push({ text, release });
     },
     settle(idle, kept) {
-      if (!idle) return;
+      if (sent.length === 0 || !idle()) return;
       let index = 0;
       while (index < sent.length && !kept(sent[index]!.text)) {
         sent[index]!.release();

@@ -159,7 +159,7 @@ export async function copyRows(options: CopyRowsOptions): Promise<CopiedRows> {
     if (pending[index]!.length > 0) yield take(index);
     while (!exhausted) {
       signal?.throwIfAborted();
-      returns.settle(idle(), (text) => sentLines.keeps(text));
+      returns.settle(idle, (text) => sentLines.keeps(text));
       const next = await iterator.next();
       if (next.done === true) {
         exhausted = true;
