@@ -75,8 +75,10 @@ export async function* parseCsvRecords(
       Math.floor(options.maxRecordBytes / 4),
     );
     // Faster than Buffer's toString on text with accents (simdutf); the
-    // chunks are whole UTF-8 sequences already (decode.ts).
-    const utf8 = new TextDecoder();
+    // chunks are whole UTF-8 sequences already (decode.ts). decode.ts has
+    // dropped the file's byte-order mark: a U+FEFF that begins a later
+    // chunk is a character of a value, which the decoder would drop too.
+    const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
     for (;;) {
       const next = await iterator.next();
       const final = next.done === true;

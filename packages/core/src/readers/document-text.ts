@@ -72,8 +72,9 @@ export function documentText(
     encoding = () => decoded.encoding();
     // decodeToUtf8 yields whole characters only, so each chunk converts
     // to a string on its own (TextDecoder: faster than Buffer's toString
-    // on text with accents).
-    const utf8 = new TextDecoder();
+    // on text with accents). It has dropped the file's byte-order mark: a
+    // U+FEFF that begins a later chunk belongs to a value.
+    const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
     for await (const bytes of decoded.chunks) yield utf8.decode(bytes);
   }
 
