@@ -199,7 +199,8 @@ async function startBenchWorker(
         : []),
       // What the README recommends for workers ("Worker memory").
       ...workerProcessSettings.execArgv,
-      ...(process.env.BENCH_WORKER_NODE_OPTIONS?.split(' ') ?? []),
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS?.split(' ').filter(Boolean) ??
+        []),
     ],
     env: {
       ...workerProcessSettings.env,

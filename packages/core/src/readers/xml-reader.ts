@@ -88,8 +88,13 @@ interface XmlNode {
   line: number;
   /** Collected inside records only, and only once there is one. */
   children: XmlNode[] | undefined;
-  text: string[] | undefined;
-  /** Indexes in `text` of the parts that were CDATA sections. */
+  /**
+   * The element's text: one string, the usual case, or its parts once a
+   * second text or a CDATA section comes (entities and comments split
+   * an element's text).
+   */
+  text: string | string[] | undefined;
+  /** Indexes in `text`, then a list, of the parts that were CDATA. */
   cdata: number[] | undefined;
   /** Children seen per name, for the next child's index. */
   counts: Map<string, number> | undefined;
@@ -324,10 +329,18 @@ class XmlWalker {
     }
     // Blank text before an element's first text is indentation, which
     // valueOf would trim away: not kept, it costs nothing.
-    if (node.text === undefined && !cdata && isBlank(value)) return;
-    const text = (node.text ??= []);
-    if (cdata) (node.cdata ??= []).push(text.length);
-    text.push(value);
+    if (node.text === undefined && !cdata) {
+      if (isBlank(value)) return;
+      node.text = value;
+    } else {
+      // A list only for the elements that need one: a record's every
+      // element would otherwise carry an array to the collector.
+      const parts = Array.isArray(node.text)
+        ? node.text
+        : (node.text = node.text === undefined ? [] : [node.text]);
+      if (cdata) (node.cdata ??= []).push(parts.length);
+      parts.push(value);
+    }
     this.grow(1);
   }
 
@@ -407,6 +420,23 @@ interface CompiledPath {
     | { kind: 'ancestor'; name: NameMatcher }
   >;
   attribute: NameMatcher | undefined;
+  /**
+   * For a path that names one child element, the usual case: its place
+   * among the lists an element's children are sorted into (sortChildren).
+   */
+  slot: number | undefined;
+}
+
+/**
+ * The columns of one definition, with the one-child-name paths among
+ * them gathered by name: an element's children are then sorted into
+ * those paths' slots in one pass, rather than every path walking them.
+ */
+interface CompiledColumns {
+  columns: CompiledColumn[];
+  slotsByLocal: Map<string, Array<{ slot: number; uri: string | undefined }>>;
+  /** Per slot: the child found, or the children when it repeats. */
+  found: Array<XmlNode | XmlNode[] | undefined>;
 }
 
 type ElementMatcher = (node: XmlPathNode, depth: number) => boolean;
@@ -535,22 +565,25 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
         : { kind: step.kind, name: matcher(step.name) },
     ),
     attribute: path.attribute && matcher(path.attribute),
+    slot: undefined,
   });
-  const compileColumns = (target: ImportDefinition): CompiledColumn[] => {
+  const compileColumns = (target: ImportDefinition): CompiledColumns => {
     const repeated = new Set(target.repeated ?? []);
-    return target.columns.map((column) => ({
+    const columns = target.columns.map((column) => ({
       column,
       paths:
         column.path !== undefined
           ? [compilePath(parseXmlValuePath(column.path))]
-          : column.sources.map((source) => ({
+          : column.sources.map((source): CompiledPath => ({
               steps: [
                 { kind: 'child', name: { local: source, uri: undefined } },
               ],
               attribute: undefined,
+              slot: undefined,
             })),
       repeated: column.path !== undefined && repeated.has(column.path),
     }));
+    return withChildSlots(columns);
   };
 
   const columns = compileColumns(definition);
@@ -560,12 +593,13 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
     columns: compileColumns(child),
   }));
   const counter = new RecordCounter();
+  const recordPath = recordPathCache();
 
   const map = (record: XmlNode): ReadItem[] => {
     const position: RecordPosition = {
       recordNumber: counter.next(definition.entity),
       line: record.line,
-      path: xmlPathOf(record),
+      path: recordPath(record),
     };
     const items: ReadItem[] = [];
 
@@ -621,38 +655,90 @@ function compileMapping(definition: ImportDefinition): CompiledMapping {
   };
 }
 
+/** Gives each one-child-name path a slot, and indexes the slots by name. */
+function withChildSlots(columns: CompiledColumn[]): CompiledColumns {
+  const slotsByLocal: CompiledColumns['slotsByLocal'] = new Map();
+  let slots = 0;
+  for (const { paths } of columns) {
+    for (const path of paths) {
+      const [only, ...more] = path.steps;
+      if (only?.kind !== 'child' || more.length > 0) continue;
+      if (path.attribute !== undefined) continue;
+      path.slot = slots;
+      const named = slotsByLocal.get(only.name.local) ?? [];
+      named.push({ slot: slots, uri: only.name.uri });
+      slotsByLocal.set(only.name.local, named);
+      slots += 1;
+    }
+  }
+  return { columns, slotsByLocal, found: new Array(slots).fill(undefined) };
+}
+
+/** Sorts an element's children into the slots of the paths they match. */
+function sortChildren(element: XmlNode, compiled: CompiledColumns): void {
+  const { found, slotsByLocal } = compiled;
+  found.fill(undefined);
+  for (const child of element.children ?? noChildren) {
+    const named = slotsByLocal.get(child.local);
+    if (named === undefined) continue;
+    for (const { slot, uri } of named) {
+      if (uri !== undefined && uri !== child.uri) continue;
+      const held = found[slot];
+      if (held === undefined) found[slot] = child;
+      else if (Array.isArray(held)) held.push(child);
+      else found[slot] = [held, child];
+    }
+  }
+}
+
 function mapValues(
   element: XmlNode,
-  columns: readonly CompiledColumn[],
+  compiled: CompiledColumns,
   parent: ParentContext | undefined,
   ordinal: number,
 ): RawValue[] {
-  return columns.map(({ column, paths, repeated }) => {
+  sortChildren(element, compiled);
+  const { columns } = compiled;
+  const values = new Array<RawValue>(columns.length);
+  for (let index = 0; index < columns.length; index += 1) {
+    const { column, paths, repeated } = columns[index] as CompiledColumn;
     const derived = derivedValue(column, parent, ordinal);
-    if (derived) return derived.value;
+    if (derived) {
+      values[index] = derived.value;
+      continue;
+    }
 
-    let found: ReadonlyArray<XmlNode | string> = noChildren;
+    // The first path that finds anything: one element, the usual case,
+    // or a list of elements or attribute values.
+    let found: XmlNode | ReadonlyArray<XmlNode | string> = noChildren;
     for (const path of paths) {
-      found = select(element, path);
-      if (found.length > 0) break;
+      found =
+        path.slot === undefined
+          ? select(element, path)
+          : (compiled.found[path.slot] ?? noChildren);
+      if (!Array.isArray(found) || found.length > 0) break;
     }
+    const list = Array.isArray(found) ? found : undefined;
     if (repeated && column.type === 'jsonb') {
-      return JSON.stringify(found.map((item) => valueOf(item)));
+      const items = list ?? [found as XmlNode];
+      values[index] = JSON.stringify(items.map((item) => valueOf(item)));
+      continue;
     }
-    if (found.length > 1) {
+    if (list !== undefined && list.length > 1) {
       throw new RecordProblem(
         'repeated_element',
-        `column "${column.name}" matches ${found.length} elements; a path ` +
+        `column "${column.name}" matches ${list.length} elements; a path ` +
           'that repeats must be declared in `repeated` and read as jsonb',
         column.name,
       );
     }
-    const [first] = found;
-    return stripPrefix(
+    const first = list === undefined ? (found as XmlNode) : list[0];
+    values[index] = stripPrefix(
       first === undefined ? undefined : valueOf(first),
       column,
     );
-  });
+  }
+  return values;
 }
 
 /** Evaluates a path from `start`: the elements, or attribute values, found. */
@@ -660,17 +746,6 @@ function select(
   start: XmlNode,
   path: CompiledPath,
 ): ReadonlyArray<XmlNode | string> {
-  // A column named like a child element, the usual case: no lists but the
-  // one found (and none when nothing is).
-  const only = path.steps.length === 1 ? path.steps[0] : undefined;
-  if (only?.kind === 'child' && path.attribute === undefined) {
-    let found: XmlNode[] | undefined;
-    for (const child of start.children ?? noChildren) {
-      if (matches(child, only.name)) (found ??= []).push(child);
-    }
-    return found ?? noChildren;
-  }
-
   let nodes: XmlNode[] = [start];
   for (const step of path.steps) {
     const next: XmlNode[] = [];
@@ -731,6 +806,10 @@ function valueOf(found: XmlNode | string): string | null {
 
   const { text, cdata } = found;
   if (text === undefined) return null;
+  if (typeof text === 'string') {
+    const trimmed = text.trim();
+    return trimmed === '' ? null : trimmed;
+  }
   if (cdata === undefined) {
     const trimmed = (
       text.length === 1 ? (text[0] as string) : text.join('')
@@ -751,6 +830,33 @@ function valueOf(found: XmlNode | string): string | null {
     if (parts[index] !== '') break;
   }
   return parts.join('');
+}
+
+/**
+ * xmlPathOf for records, which share their container: the container's
+ * part is built once, not once a record.
+ */
+function recordPathCache(): (record: XmlNode) => string {
+  let container: XmlNode | undefined;
+  let prefix = '';
+  return (record) => {
+    const parent = record.parent;
+    if (parent === undefined) return xmlPathOf(record);
+    if (parent !== container) {
+      // The container's steps as xmlPathOf writes them above a record:
+      // indexed only where they are not the first of their name.
+      container = parent;
+      const steps: string[] = [];
+      for (let cursor: XmlNode | undefined = parent; cursor;) {
+        steps.push(
+          cursor.index > 1 ? `${cursor.qname}[${cursor.index}]` : cursor.qname,
+        );
+        cursor = cursor.parent;
+      }
+      prefix = `/${steps.reverse().join('/')}`;
+    }
+    return `${prefix}/${record.qname}[${record.index}]`;
+  };
 }
 
 /**
