@@ -15,15 +15,25 @@ import { benchCustomers, createTargetTableSql } from './bench-definition.js';
 // (the MERGE inside a savepoint, the default) and off (the plain MERGE),
 // alternating, and the medians are compared. Issue 8 asks for at most
 // 5% more time with isolation on.
+//
+// `--refused N` measures the other side instead: what finding N refused
+// rows costs. The table gets a CHECK that N rows, spread evenly through
+// the file, break, and the same insert-everything load is timed with
+// isolation on, against the clean load of the same rows.
 
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '5' },
+    refused: { type: 'string', default: '0' },
   },
 });
 const rows = Number(values.rows);
 const runs = Number(values.runs);
+const refused = Number(values.refused);
+// Every `refusedEvery`-th row breaks the CHECK that --refused adds.
+const refusedEvery =
+  refused > 0 ? Math.max(1, Math.floor(rows / refused)) : rows + 1;
 const table = 'bench_customers';
 const definition = defineImport({ ...benchCustomers, mode: 'upsert' });
 
@@ -53,6 +63,7 @@ async function main(): Promise<number> {
   client = new pg.Client({ connectionString: database.url });
   await client.connect();
   await client.query(createTargetTableSql(table));
+  if (refused > 0) return measureRefusals();
   console.log(`${rows.toLocaleString('en-US')} clean rows, ${runs} runs each`);
 
   // One warm-up of each, not counted: plans, caches, the ledger.
@@ -78,6 +89,59 @@ async function main(): Promise<number> {
       (ratio <= 1.05 ? 'PASS' : 'OVER'),
   );
   return 0;
+}
+
+async function measureRefusals(): Promise<number> {
+  const expected = Math.floor(rows / refusedEvery);
+  console.log(
+    `${rows.toLocaleString('en-US')} rows, ${expected} of them refused ` +
+      `by a CHECK, ${runs} runs each`,
+  );
+  const clean: number[] = [];
+  const refusing: number[] = [];
+  for (let run = 1; run <= runs; run++) {
+    clean.push(await loadOnce(false, run));
+    refusing.push(await loadOnce(true, run));
+  }
+  const ratio = median(refusing) / median(clean);
+  console.log(`clean load:              median ${median(clean).toFixed(0)} ms`);
+  console.log(
+    `with ${expected} refused rows: median ${median(refusing).toFixed(0)} ms ` +
+      `(${ratio.toFixed(2)}x the clean load)`,
+  );
+  return 0;
+
+  async function loadOnce(check: boolean, run: number): Promise<number> {
+    await client!.query(`TRUNCATE ${table}`);
+    await client!.query(
+      `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS refuse_marked`,
+    );
+    if (check) {
+      await client!.query(
+        `ALTER TABLE ${table} ADD CONSTRAINT refuse_marked ` +
+          `CHECK (name NOT LIKE '% refuse me')`,
+      );
+    }
+    const started = performance.now();
+    const result = await applyImport({
+      client: client!,
+      importId: `refusals-${check ? 'on' : 'off'}-${run}`,
+      tenant: 'bench',
+      definitions: [definition],
+      rows: customers(1),
+      // Without reopenRows the rows are staged and merged, never loaded
+      // directly: the path every import with refused rows takes.
+      isolateRefusals: true,
+    });
+    const elapsed = performance.now() - started;
+    const rejected = result.counts[definition.entity]?.rejected;
+    if (rejected !== (check ? expected : 0)) {
+      throw new Error(
+        `expected ${check ? expected : 0} refused rows, got ${rejected}`,
+      );
+    }
+    return elapsed;
+  }
 }
 
 /**
@@ -107,7 +171,8 @@ async function* customers(version: number): AsyncGenerator<CoercedRow> {
       position: { recordNumber: i, line: i + 1 },
       values: [
         `C${String(i).padStart(9, '0')}`,
-        `Customer ${i} v${version}`,
+        `Customer ${i} v${version}` +
+          (i % refusedEvery === 0 ? ' refuse me' : ''),
         String(10_000_000_000 + i).slice(0, 14),
         `City ${i % 500}`,
         `${(i % 100_000) + version}.25`,

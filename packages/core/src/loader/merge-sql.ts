@@ -581,6 +581,22 @@ export function buildSkipSql(
   ].join('\n');
 }
 
+/**
+ * Indexes staging by `__seq` for the search for refused rows: each range
+ * the search merges, and each count of a range, then reads its own rows
+ * (and, for a small range, looks its keys up in the target's index)
+ * rather than the whole of staging and the whole target. Fresh
+ * statistics come with it, so that the planner sees the index and the
+ * rows' spread.
+ */
+export function buildSeqIndexSql(names: StagingNames): string[] {
+  const staging = temporaryTableName(names.staging);
+  return [
+    `CREATE INDEX ON ${staging} (${quoteIdentifier('__seq')})`,
+    `ANALYZE ${staging}`,
+  ];
+}
+
 /** How many rows a `__seq` range of staging holds, and its bounds. */
 export function buildSeqRangeSql(names: StagingNames): string {
   const seq = quoteIdentifier('__seq');
