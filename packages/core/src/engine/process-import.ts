@@ -69,16 +69,25 @@ export async function processImport(
   const claim = await claimImport(engine, importId, context?.attempt ?? 1);
   if (!claim.claimed) return claim.record;
   const { record, previous } = claim;
-  const logger = engine.logger.child({
-    importId,
+  // The loader scopes the logger it is given with the import id, as it
+  // does for hosts that call it themselves: it gets the logger without.
+  const entityLogger = engine.logger.child({
     tenant: record.tenant,
     entity: record.entity,
   });
+  const logger = entityLogger.child({ importId });
   logger.info({ attempt: record.attempts }, 'import started');
 
   const run: RunState = { committed: false };
   try {
-    return await runImport(engine, { record, previous, logger, run, context });
+    return await runImport(engine, {
+      record,
+      previous,
+      logger,
+      entityLogger,
+      run,
+      context,
+    });
   } catch (error) {
     const failure = toImportError(error);
     const attemptsLeft =
@@ -169,6 +178,8 @@ interface RunOptions {
   record: ImportRecord;
   previous: ImportRecord;
   logger: Logger;
+  /** `logger` without the import id, for the loader to scope. */
+  entityLogger: Logger;
   run: RunState;
   context: JobContext | undefined;
 }
@@ -323,7 +334,7 @@ async function runImport(
           completed = await complete(transaction, applied);
         },
       }),
-      logger,
+      logger: options.entityLogger,
       ...(options.context && { signal: options.context.signal }),
     });
     run.committed = !result.alreadyApplied;

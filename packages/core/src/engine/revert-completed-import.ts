@@ -31,8 +31,8 @@ export async function revertCompletedImport(
   const inTransaction =
     store.transitionInTransaction !== undefined &&
     store.database === engine.database;
+  // revertImport scopes its logger with the import id itself.
   const logger = engine.logger.child({
-    importId: record.id,
     tenant: record.tenant,
     entity: record.entity,
   });

@@ -147,6 +147,7 @@ export interface ApplyImportOptions {
    * rolls the whole import back.
    */
   beforeCommit?: (client: PgClientLike, result: ApplyResult) => Promise<void>;
+  /** Scoped here with the import id: pass one without it. */
   logger?: Logger;
   /**
    * Aborting rolls back and rejects with ImportError CANCELLED. It is

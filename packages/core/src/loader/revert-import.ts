@@ -49,6 +49,7 @@ export interface RevertImportOptions {
   ledgerSchema?: string;
   /** Runs before COMMIT; the engine marks the import reverted here. */
   beforeCommit?: (client: PgClientLike) => Promise<void>;
+  /** Scoped here with the import id: pass one without it. */
   logger?: Logger;
 }
 
