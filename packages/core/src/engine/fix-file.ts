@@ -296,6 +296,10 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
   // The reader skips an Excel `sep=;` first line; the fix file keeps it
   // above the header, so Excel opens it with the same delimiter.
   let separatorLine: string | undefined;
+  // Reading stops past the last rejected record: the rest of the file
+  // adds nothing, and the file of a failed import may break there (an
+  // unclosed quote at its end), which would cut the response short.
+  let left = rejected.size;
   for await (const line of storedLines(input, { encoding, delimiter })) {
     const { raw } = line;
     if (line.kind === 'separator') {
@@ -316,6 +320,7 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
         withoutLineBreak(raw) +
         [...extra, ...fixFileColumns].map((name) => delimiter + name).join('') +
         lineEnd;
+      if (left === 0) break;
       continue;
     }
 
@@ -336,6 +341,8 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
       padding +
       added.map((value) => delimiter + csvField(value, delimiter)).join('') +
       lineEnd;
+    left--;
+    if (left === 0) break;
     if (pending.length >= chunkChars) {
       yield iconv.encode(pending, encoding);
       pending = '';
