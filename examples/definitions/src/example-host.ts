@@ -25,7 +25,20 @@ export interface ExampleConfig {
   redisPrefix: string | undefined;
   /** Imports one worker process handles at once. */
   concurrency: number;
+  /** The processes' pino level (LOG_LEVEL). */
+  logLevel: LogLevel;
 }
+
+const logLevels = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+] as const;
+export type LogLevel = (typeof logLevels)[number];
 
 export function readExampleConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -34,15 +47,38 @@ export function readExampleConfig(
   if (!databaseUrl) {
     throw new Error('DATABASE_URL is required (postgres://user@host/db)');
   }
+  // Not echoed: it may hold a password.
+  if (!isPostgresUrl(databaseUrl)) {
+    throw new Error(
+      'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
+    );
+  }
 
   const queue = env.ERP_IMPORT_QUEUE ?? 'pg';
   if (queue !== 'pg' && queue !== 'redis') {
     throw new Error(`ERP_IMPORT_QUEUE must be pg or redis, not "${queue}"`);
   }
+  if (queue === 'redis' && !env.REDIS_URL) {
+    throw new Error(
+      'ERP_IMPORT_QUEUE=redis needs REDIS_URL (redis://host:6379)',
+    );
+  }
+
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    throw new Error(
+      `LOG_LEVEL must be one of ${logLevels.join(', ')}, not "${logLevel}"`,
+    );
+  }
+
+  const port = positiveInteger(env, 'PORT') ?? 3000;
+  if (port > 65535) {
+    throw new Error(`PORT must be at most 65535, not "${env.PORT}"`);
+  }
 
   return {
     databaseUrl,
-    port: positiveInteger(env, 'PORT') ?? 3000,
+    port,
     tokens: parseTokens(env.ERP_IMPORT_TOKENS ?? ''),
     maxUploadBytes:
       positiveInteger(env, 'ERP_IMPORT_MAX_UPLOAD_BYTES') ??
@@ -51,22 +87,31 @@ export function readExampleConfig(
     redisUrl: env.REDIS_URL,
     redisPrefix: env.ERP_IMPORT_REDIS_PREFIX?.trim() || undefined,
     concurrency: positiveInteger(env, 'ERP_IMPORT_CONCURRENCY') ?? 2,
+    logLevel: logLevel as LogLevel,
   };
+}
+
+// What pg's connection strings take: a URL, or a socket folder and a
+// database name after a space.
+function isPostgresUrl(text: string): boolean {
+  if (text.startsWith('/')) return true;
+  if (!URL.canParse(text)) return false;
+  return ['postgres:', 'postgresql:', 'socket:'].includes(
+    new URL(text).protocol,
+  );
 }
 
 /** sysexits' EX_CONFIG: the process was started with a bad setting. */
 export const configErrorExitCode = 78;
+
+/** sysexits' EX_UNAVAILABLE: the database could not be used at start. */
+export const unavailableExitCode = 69;
 
 /**
  * `readExampleConfig` for a process's entry point: a setting that is
  * missing or malformed is said in one line on stderr, prefixed with the
  * program's name, and the process exits with EX_CONFIG. The message says
  * what to set; a stack trace would only bury it.
- *
- * TODO: a database that cannot be reached at start (a wrong host or
- * port in DATABASE_URL) still ends with pg's stack trace; telling that
- * apart from a fault of the example itself needs a look at each error
- * code pg and pg-boss can throw while starting.
  */
 export function readExampleConfigOrExit(
   program: string,
@@ -79,6 +124,55 @@ export function readExampleConfigOrExit(
     process.stderr.write(`${program}: ${message}\n`);
     process.exit(configErrorExitCode);
   }
+}
+
+// The codes of a database that cannot be reached or entered (no server,
+// no such host, role or database, not accepting connections yet): the
+// host's settings or the server's state, not a fault of the example.
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '28000',
+  '28P01',
+  '3D000',
+  '57P03',
+]);
+
+/**
+ * `createExampleHost` for a process's entry point: a database that
+ * cannot be reached or entered at start is said in one line on stderr,
+ * and the process exits with EX_UNAVAILABLE. Any other error is thrown.
+ */
+export async function createExampleHostOrExit(
+  program: string,
+  config: Parameters<typeof createExampleHost>[0],
+  logger: Logger,
+): Promise<ExampleHost> {
+  try {
+    return await createExampleHost(config, logger);
+  } catch (error) {
+    const code = connectionCodeOf(error);
+    if (code === undefined) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `${program}: the database in DATABASE_URL cannot be used: ${message}\n`,
+    );
+    process.exit(unavailableExitCode);
+  }
+}
+
+// pg's error or Node's, as thrown or as the cause the adapters wrap.
+function connectionCodeOf(error: unknown): string | undefined {
+  for (let at = error; at instanceof Error; at = at.cause) {
+    const { code } = at as { code?: unknown };
+    if (typeof code === 'string' && unreachableCodes.has(code)) return code;
+  }
+  return undefined;
 }
 
 /** Uploads past this are refused unless ERP_IMPORT_MAX_UPLOAD_BYTES says. */

@@ -14,8 +14,10 @@ export type { Queryable } from './example-tables.js';
 export {
   configErrorExitCode,
   createExampleHost,
+  createExampleHostOrExit,
   parseTokens,
   readExampleConfig,
   readExampleConfigOrExit,
+  unavailableExitCode,
 } from './example-host.js';
-export type { ExampleConfig, ExampleHost } from './example-host.js';
+export type { ExampleConfig, ExampleHost, LogLevel } from './example-host.js';

@@ -1,5 +1,5 @@
 import {
-  createExampleHost,
+  createExampleHostOrExit,
   createExampleTables,
   readExampleConfigOrExit,
 } from '@erp-import/example-definitions';
@@ -10,16 +10,13 @@ import { createExampleApp } from './app.js';
 // The example API server: `npm start` in this folder. Workers run apart
 // (examples/worker); this process only takes uploads and answers reads.
 
-const logger = pino({
-  name: 'erp-import-server',
-  level: process.env.LOG_LEVEL ?? 'info',
-});
 const config = readExampleConfigOrExit('erp-import-server');
+const logger = pino({ name: 'erp-import-server', level: config.logLevel });
 if (config.tokens.size === 0) {
   logger.warn('ERP_IMPORT_TOKENS is empty: every request will get 401');
 }
 
-const host = await createExampleHost(config, logger);
+const host = await createExampleHostOrExit('erp-import-server', config, logger);
 await createExampleTables(host.pool);
 
 const app = createExampleApp(host.importer, {

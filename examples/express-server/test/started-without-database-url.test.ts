@@ -2,11 +2,16 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '@erp-import/dev-services/vitest';
 
 // The example server and worker started without DATABASE_URL printed a
 // Node stack trace (and npm its own lines after it). They say what is
 // missing in one line on stderr now, and exit with 78 (EX_CONFIG). The
-// same holds for a malformed setting.
+// same holds for a malformed setting; a database they cannot reach or
+// enter is said in one line too, with 69 (EX_UNAVAILABLE).
+
+// Its server, for a database name that is not there.
+const database = useTestDatabase('bad_config');
 
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
 const programs = [
@@ -59,5 +64,61 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
       `${name}: ERP_IMPORT_CONCURRENCY must be a positive integer, not "two"\n`,
     );
     expect(run.code).toBe(78);
+  });
+
+  it.each([
+    [
+      { DATABASE_URL: 'notaurl' },
+      'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
+    ],
+    [
+      { DATABASE_URL: 'mysql://root@127.0.0.1/x' },
+      'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
+    ],
+    [
+      { ERP_IMPORT_QUEUE: 'redis' },
+      'ERP_IMPORT_QUEUE=redis needs REDIS_URL (redis://host:6379)',
+    ],
+    [{ PORT: '99999' }, 'PORT must be at most 65535, not "99999"'],
+    [
+      { LOG_LEVEL: 'loud' },
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, ' +
+        'silent, not "loud"',
+    ],
+  ])('names %o in one line, before it connects', async (env, message) => {
+    const run = await start(main, {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
+      ...env,
+    });
+    expect(run.stderr).toBe(`${name}: ${message}\n`);
+    expect(run.code).toBe(78);
+  });
+
+  it('says in one line that the database cannot be reached, and exits 69', async () => {
+    // Port 9 (discard) has no PostgreSQL: the connection is refused.
+    const run = await start(main, {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
+      ERP_IMPORT_TOKENS: 'secret:acme',
+    });
+    expect(run.stderr).toBe(
+      `${name}: the database in DATABASE_URL cannot be used: ` +
+        'connect ECONNREFUSED 127.0.0.1:9\n',
+    );
+    expect(run.stdout).toBe('');
+    expect(run.code).toBe(69);
+  });
+
+  it('says so for a database that does not exist', async () => {
+    const server = new URL(database.url);
+    server.pathname = '/erp_import_no_such_database';
+    const run = await start(main, {
+      DATABASE_URL: server.href,
+      ERP_IMPORT_TOKENS: 'secret:acme',
+    });
+    expect(run.stderr).toBe(
+      `${name}: the database in DATABASE_URL cannot be used: ` +
+        'database "erp_import_no_such_database" does not exist\n',
+    );
+    expect(run.code).toBe(69);
   });
 });

@@ -1,5 +1,5 @@
 import {
-  createExampleHost,
+  createExampleHostOrExit,
   createExampleTables,
   readExampleConfigOrExit,
 } from '@erp-import/example-definitions';
@@ -9,13 +9,10 @@ import { pino } from 'pino';
 // like; the queue hands each import to one of them, in order per tenant
 // and entity.
 
-const logger = pino({
-  name: 'erp-import-worker',
-  level: process.env.LOG_LEVEL ?? 'info',
-});
 const config = readExampleConfigOrExit('erp-import-worker');
+const logger = pino({ name: 'erp-import-worker', level: config.logLevel });
 
-const host = await createExampleHost(config, logger);
+const host = await createExampleHostOrExit('erp-import-worker', config, logger);
 await createExampleTables(host.pool);
 const worker = await host.importer.startWorker({
   concurrency: config.concurrency,
