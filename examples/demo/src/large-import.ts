@@ -18,11 +18,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { build } from 'tsup';
 import { largeFile, type LargeFormat } from './large-files.js';
 import type { WorkerReport } from './large-import-worker.js';
+import { failUsage, parseArgsOrExit } from './parse-args-or-exit.js';
 
 // Shows that a worker's memory does not grow with the file: generates a
 // file on the fly (a CSV of a million rows by default; `--format json` or
@@ -31,23 +31,52 @@ import type { WorkerReport } from './large-import-worker.js';
 // process import it while this process polls its status, then prints the
 // counts and the worker's peak resident memory. A script, not a test.
 
-const { values } = parseArgs({
-  options: {
-    format: { type: 'string', default: 'csv' },
-    rows: { type: 'string', default: '1000000' },
-    'size-mb': { type: 'string', default: '1024' },
-    'max-rss-mb': { type: 'string', default: '250' },
-    // `dist` builds the packages (tsup, JavaScript only) and runs the
-    // worker on plain Node, as a host deploys it; `source` runs it on the
-    // TypeScript sources through tsx, which costs some 45 MB of its own.
-    'worker-code': { type: 'string', default: 'dist' },
+const usage = `Usage: npm run large-import [-- OPTIONS]
+
+Generates a large file, uploads it, imports it in a worker process and
+prints the worker's peak resident memory. Without DATABASE_URL, runs on
+an embedded PostgreSQL it throws away.
+
+  --format csv|json|xml   csv: rows of demo_prices; json: an array of
+                          products; xml: NF-e invoices with items (csv)
+  --rows N                the CSV's rows (1000000)
+  --size-mb N             the JSON or XML file's size (1024)
+  --max-rss-mb N          exit 1 if the worker peaks above this (250)
+  --worker-code dist|source
+                          the built packages on plain Node (dist), or the
+                          TypeScript sources through tsx (source)`;
+
+const { values } = parseArgsOrExit(
+  {
+    options: {
+      format: { type: 'string', default: 'csv' },
+      rows: { type: 'string', default: '1000000' },
+      'size-mb': { type: 'string', default: '1024' },
+      'max-rss-mb': { type: 'string', default: '250' },
+      // `dist` builds the packages (tsup, JavaScript only) and runs the
+      // worker on plain Node, as a host deploys it; `source` runs it on
+      // the TypeScript sources through tsx, which costs some 45 MB of
+      // its own.
+      'worker-code': { type: 'string', default: 'dist' },
+      help: { type: 'boolean', short: 'h' },
+    },
   },
-});
+  usage,
+);
 if (!['dist', 'source'].includes(values['worker-code'])) {
-  throw new Error('--worker-code must be dist or source');
+  failUsage('--worker-code must be dist or source', usage);
 }
 if (!['csv', 'json', 'xml'].includes(values.format)) {
-  throw new Error(`--format must be csv, json or xml, not "${values.format}"`);
+  failUsage(`--format must be csv, json or xml, not "${values.format}"`, usage);
+}
+for (const option of ['rows', 'size-mb', 'max-rss-mb'] as const) {
+  const value = Number(values[option]);
+  if (!Number.isInteger(value) || value <= 0) {
+    failUsage(
+      `--${option} must be a positive integer, not "${values[option]}"`,
+      usage,
+    );
+  }
 }
 const file = largeFile({
   format: values.format as LargeFormat,

@@ -21,7 +21,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import {
   createClient,
@@ -29,6 +28,7 @@ import {
   ErpImportNetworkError,
   type NodeErpImportClient,
 } from '@erp-import/sdk-client/node';
+import { failUsage, parseArgsOrExit } from './parse-args-or-exit.js';
 import { writeSampleFiles, type SampleFile } from './sample-files.js';
 
 // The whole flow on one machine: PostgreSQL (embedded unless DATABASE_URL
@@ -45,25 +45,34 @@ Without DATABASE_URL, runs on an embedded PostgreSQL it throws away.
   --expect-again unchanged=N,...        the same for the second upload
                                         of the same file`;
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    entity: { type: 'string' },
-    format: { type: 'string' },
-    expect: { type: 'string' },
-    'expect-again': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+const { values, positionals } = parseArgsOrExit(
+  {
+    allowPositionals: true,
+    options: {
+      entity: { type: 'string' },
+      format: { type: 'string' },
+      expect: { type: 'string' },
+      'expect-again': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   },
-});
-if (values.help || positionals.length > 1) {
-  console.log(usage);
-  process.exit(values.help ? 0 : 2);
+  usage,
+);
+if (positionals.length > 1) {
+  failUsage(`One FILE at a time, not ${positionals.length}.`, usage);
 }
 const userFile = positionals[0];
 if (userFile !== undefined && values.entity === undefined) {
-  console.error('--entity NAME is required with a FILE\n');
-  console.error(usage);
-  process.exit(2);
+  failUsage('--entity NAME is required with a FILE', usage);
+}
+// Without FILE the demo imports its own price lists: an entity or a
+// format given for them would be silently ignored.
+if (userFile === undefined) {
+  for (const option of ['entity', 'format'] as const) {
+    if (values[option] !== undefined) {
+      failUsage(`--${option} goes with a FILE`, usage);
+    }
+  }
 }
 // Checked before anything starts, so a mistyped path costs one clear line
 // rather than a stack trace after PostgreSQL and the server came up.
