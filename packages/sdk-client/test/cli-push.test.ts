@@ -193,6 +193,46 @@ describe('erp-import push', () => {
     }
   });
 
+  it('says of a failed import what it rejected before it failed, exits 3', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const folder = await mkdtemp(join(tmpdir(), 'sdk-cli-'));
+    try {
+      // Two rows too long for customer_id, then a quote never closed.
+      const path = join(folder, 'broken-end.csv');
+      await writeFile(
+        path,
+        'customerID,companyName\nOK1,Fine\nWAY-TOO-LONG-1,Bad\n' +
+          'WAY-TOO-LONG-2,Bad\n"OK2,Fine\n',
+      );
+      const pushed = await erpImport([
+        'push',
+        path,
+        '-e',
+        'customers',
+        '--wait',
+        '--interval',
+        '100',
+      ]);
+      expect(pushed.code).toBe(3);
+      const id = pushed.stdout.split(' ')[0]!;
+      expect(pushed.stdout).toContain(`${id} failed\n`);
+      expect(pushed.stdout).toMatch(
+        /\n {2}nothing applied; \d+ records read and 2 rejected before it failed\n/,
+      );
+      expect(pushed.stdout).toContain('failure MALFORMED_FILE');
+      expect(pushed.stdout).toContain(`erp-import errors ${id}`);
+      expect(pushed.stdout).not.toContain('inserted');
+
+      const errors = await erpImport(['errors', id]);
+      expect(errors.stdout).toContain('"WAY-TOO-LONG-1"');
+      expect(errors.stdout).toContain('"WAY-TOO-LONG-2"');
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it('lists the entities', async () => {
     const run = await erpImport(['entities']);
     expect(run.code).toBe(0);

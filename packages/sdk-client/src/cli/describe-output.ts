@@ -15,10 +15,19 @@ export function describeImport(record: PublicImportRecord): string {
       `file ${file} (${formatBytes(record.byteSize)})`,
   ];
 
+  const { progress } = record;
   if (record.state === 'queued' || record.state === 'processing') {
     lines.push(
-      `  ${record.progress.phase}: ${record.progress.recordsRead} records ` +
-        `read, ${record.progress.recordsRejected} rejected`,
+      `  ${progress.phase}: ${progress.recordsRead} records ` +
+        `read, ${progress.recordsRejected} rejected`,
+    );
+  } else if (record.state === 'failed') {
+    // Nothing was applied, so the counts are all zero; what the worker
+    // read before the failure, rows it rejected included, is in the
+    // progress, and those rows are in the error log.
+    lines.push(
+      `  nothing applied; ${progress.recordsRead} records read and ` +
+        `${progress.recordsRejected} rejected before it failed`,
     );
   } else {
     lines.push(`  ${describeCounts(counts)}`);
@@ -31,7 +40,12 @@ export function describeImport(record: PublicImportRecord): string {
   if (record.failure) {
     lines.push(`  failure ${record.failure.code}: ${record.failure.message}`);
   }
-  if (record.state === 'completed' && counts.rejected > 0) {
+  const rejected =
+    record.state === 'failed' ? progress.recordsRejected : counts.rejected;
+  if (
+    (record.state === 'completed' || record.state === 'failed') &&
+    rejected > 0
+  ) {
     lines.push(`  see the rejected rows: erp-import errors ${record.id}`);
   }
   return lines.join('\n') + '\n';
