@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
+import pretty from 'pino-pretty';
 import {
   createClient,
   ErpImportApiError,
@@ -95,9 +96,18 @@ if (values.entity !== undefined && !entities.includes(values.entity)) {
 
 const tenantToken = 'demo-token';
 // Engine warnings go to stderr; the demo's own story goes to stdout.
+// They are read by a person here, not a log collector: one line each,
+// by pino-pretty, without what the story already says (which import).
 const logger = pino(
   { name: 'erp-import-demo', level: process.env.LOG_LEVEL ?? 'warn' },
-  pino.destination(2),
+  pretty({
+    destination: 2,
+    sync: true,
+    singleLine: true,
+    ignore: 'pid,hostname,time,name,tenant,entity,importId',
+    // The engine's `error` is a message, not an Error with a stack.
+    errorLikeObjectKeys: ['err'],
+  }),
 );
 
 const started: {

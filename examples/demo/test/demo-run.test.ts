@@ -98,6 +98,34 @@ describe('npm run demo', () => {
     expect(run.stderr).toContain('expected read=90, got 91');
   });
 
+  it('tells of a failed import in readable lines, one warning each', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const folder = await mkdtemp(join(tmpdir(), 'demo-broken-'));
+    try {
+      // A JSON array cut off after its first record.
+      const file = join(folder, 'broken.json');
+      await writeFile(file, '[{"productID": 1, "productName": "A"},{"pr');
+      const run = await runDemo([file, '--entity', 'products']);
+      expect(run.code).toBe(1);
+      expect(results(run.stdout).map((result) => result['state'])).toEqual([
+        'failed',
+        'failed',
+      ]);
+      // The engine's warning, once per upload, as a line a person reads.
+      const warnings = run.stderr
+        .split('\n')
+        .filter((line) => line.startsWith('WARN: '));
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toMatch(
+        /^WARN: import failed; nothing was applied \{"code":"MALFORMED_FILE",/,
+      );
+      expect(run.stderr).not.toMatch(/^\{"level"/m);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it('exits 1 with one line, no stack trace, when FILE does not exist', async () => {
     const run = await runDemo(['no-such-file.csv', '--entity', 'customers']);
     expect(run.code).toBe(1);

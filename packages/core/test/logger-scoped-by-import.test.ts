@@ -76,4 +76,20 @@ describe('the logger an import is logged through', () => {
       'import reverted',
     );
   });
+
+  it('says once, as a warning, that a bad file failed', async () => {
+    // The quote is never closed: the file breaks while it is staged.
+    const failed = await harness.run({
+      entity: 'items',
+      format: 'csv',
+      body: 'sku,qty\nA,1\n"B,2\n',
+    });
+    expect(failed.state).toBe('failed');
+    const loud = linesOf(failed.id).filter(
+      (line) => line.level === 'warn' || line.level === 'error',
+    );
+    expect(loud.map((line) => [line.level, line.message])).toEqual([
+      ['warn', 'import failed; nothing was applied'],
+    ]);
+  });
 });

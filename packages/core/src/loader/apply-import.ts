@@ -391,7 +391,10 @@ export async function applyImport(
           cause: error,
         })
       : toImportError(error);
-    logger.error({ error: failure.toJSON() }, 'import not applied');
+    // The caller gets the error and reports it: the engine logs it once,
+    // as a warning for a bad file and an error for its own faults. Here
+    // only its details, for whoever traces the loader.
+    logger.debug({ error: failure.toJSON() }, 'import not applied');
     throw failure;
   }
 }
