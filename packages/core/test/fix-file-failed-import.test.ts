@@ -8,10 +8,10 @@ import {
   type EngineHarness,
 } from './engine-import-harness.js';
 
-// A CSV import that failed on a broken end (a quote never closed, a
-// gzip cut short) still logged the records it rejected before it; its
-// fix file gives them back, whole, rather than break off at the end of
-// the file the import could not read.
+// An import that failed on a broken end (a quote never closed, a gzip
+// cut short, a refused DOCTYPE) still logged the records it rejected
+// before it; its fix file gives them back, as a whole document, rather
+// than break off once its response has begun.
 
 const items = {
   entity: 'items',
@@ -23,6 +23,27 @@ const items = {
   ],
 };
 
+const itemColumns = [
+  { name: 'sku', type: 'text' as const },
+  { name: 'qty', type: 'integer' as const },
+];
+const jsonItems = {
+  entity: 'json_items',
+  table: 'items',
+  key: ['sku'],
+  columns: itemColumns,
+};
+const xmlItems = {
+  entity: 'xml_items',
+  table: 'items',
+  key: ['sku'],
+  records: { xmlPath: '/items/item' },
+  columns: [
+    { name: 'sku', type: 'text' as const, path: '@sku' },
+    { name: 'qty', type: 'integer' as const, path: 'qty' },
+  ],
+};
+
 const database = useTestDatabase('fix_file_failed');
 let pool: pg.Pool;
 let harness: EngineHarness;
@@ -30,18 +51,28 @@ let harness: EngineHarness;
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: database.url, max: 4 });
   await pool.query('CREATE TABLE items (sku text PRIMARY KEY, qty integer)');
-  harness = await startEngineHarness(pool, [items]);
+  harness = await startEngineHarness(pool, [items, jsonItems, xmlItems]);
 });
 afterAll(async () => {
   await harness?.stop();
   await pool?.end();
 });
 
-async function fixFileLines(record: ImportRecord): Promise<string[]> {
+async function fixFileText(record: ImportRecord): Promise<string> {
   const fix = await harness.importer.fixFile(record.tenant, record.id);
   let text = '';
   for await (const chunk of fix.body) text += chunk.toString('utf8');
-  return text.split('\n').filter((line) => line !== '');
+  return text;
+}
+
+async function fixFileLines(record: ImportRecord): Promise<string[]> {
+  return (await fixFileText(record)).split('\n').filter((line) => line);
+}
+
+// A gzip of `text` cut before its end: the import fails TRUNCATED_FILE.
+function cutGzip(text: string): Buffer {
+  const whole = gzipSync(text);
+  return whole.subarray(0, whole.length - 64);
 }
 
 // Two bad quantities near the top, then many good rows.
@@ -51,7 +82,7 @@ function rowsWithTwoBad(count: number): string {
   return text;
 }
 
-describe('the fix file of a CSV import that failed', () => {
+describe('the fix file of an import that failed', () => {
   it('gives back the rejected records before an unclosed quote', async () => {
     const record = await harness.run({
       entity: 'items',
@@ -70,11 +101,10 @@ describe('the fix file of a CSV import that failed', () => {
   });
 
   it('gives back the rejected records before a gzip cut short', async () => {
-    const whole = gzipSync(rowsWithTwoBad(200_000));
     const record = await harness.run({
       entity: 'items',
       format: 'csv',
-      body: whole.subarray(0, whole.length - 64),
+      body: cutGzip(rowsWithTwoBad(200_000)),
     });
     expect(record.state).toBe('failed');
     expect(record.failure?.code).toBe('TRUNCATED_FILE');
@@ -84,5 +114,81 @@ describe('the fix file of a CSV import that failed', () => {
       ['B', 'x', '3'],
       ['C', 'y', '4'],
     ]);
+  });
+
+  it('ends a JSON array after the records rejected before a gzip cut short', async () => {
+    const records = [
+      { sku: 'A', qty: 1 },
+      { sku: 'B', qty: 'x' },
+      { sku: 'C', qty: 'y' },
+      ...Array.from({ length: 100_000 }, (_, i) => ({ sku: `G${i}`, qty: i })),
+    ];
+    const record = await harness.run({
+      entity: 'json_items',
+      format: 'json',
+      body: cutGzip(JSON.stringify(records)),
+    });
+    expect(record.failure?.code).toBe('TRUNCATED_FILE');
+
+    const fixed = JSON.parse(await fixFileText(record)) as Array<{
+      sku: string;
+      _errors: Array<{ column: string }>;
+    }>;
+    expect(fixed.map((item) => [item.sku, item._errors[0]?.column])).toEqual([
+      ['B', 'qty'],
+      ['C', 'qty'],
+    ]);
+  });
+
+  it('ends NDJSON after the records rejected before a gzip cut short', async () => {
+    const lines = ['{"sku":"A","qty":1}', '{"sku":"B","qty":"x"}'];
+    for (let i = 0; i < 100_000; i++) lines.push(`{"sku":"G${i}","qty":${i}}`);
+    const record = await harness.run({
+      entity: 'json_items',
+      format: 'ndjson',
+      body: cutGzip(lines.join('\n') + '\n'),
+    });
+    expect(record.failure?.code).toBe('TRUNCATED_FILE');
+
+    const fixed = (await fixFileLines(record)).map(
+      (line) => JSON.parse(line) as { sku: string },
+    );
+    expect(fixed.map((item) => item.sku)).toEqual(['B']);
+  });
+
+  it('closes an XML document after the records rejected before a gzip cut short', async () => {
+    let xml = '<?xml version="1.0"?>\n<items>\n';
+    xml += '<item sku="A"><qty>1</qty></item>\n';
+    xml += '<item sku="B"><qty>x</qty></item>\n';
+    for (let i = 0; i < 100_000; i++) {
+      xml += `<item sku="G${i}"><qty>${i}</qty></item>\n`;
+    }
+    const record = await harness.run({
+      entity: 'xml_items',
+      format: 'xml',
+      body: cutGzip(xml + '</items>\n'),
+    });
+    expect(record.failure?.code).toBe('TRUNCATED_FILE');
+
+    const text = await fixFileText(record);
+    expect(text).toMatch(/<item sku="B"><qty>x<\/qty><\/item>\s*<\/items>\s*$/);
+    expect(text.match(/<item /g)).toHaveLength(1);
+  });
+
+  it('answers for an XML import refused for its DOCTYPE', async () => {
+    const record = await harness.run({
+      entity: 'xml_items',
+      format: 'xml',
+      body:
+        '<?xml version="1.0"?>\n<!DOCTYPE items [<!ENTITY x "boom">]>\n' +
+        '<items><item sku="A"><qty>&x;</qty></item></items>\n',
+    });
+    expect(record.failure?.code).toBe('HOSTILE_XML');
+
+    // Nothing was rejected: a document with no record, and no entity.
+    const text = await fixFileText(record);
+    expect(text).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>/);
+    expect(text).not.toContain('boom');
+    expect(text).not.toContain('<item');
   });
 });

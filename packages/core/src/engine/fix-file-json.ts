@@ -8,6 +8,7 @@ import {
 } from '../readers/json-reader.js';
 import {
   EncodedOutput,
+  readableText,
   lineEndOf,
   type RejectedRecords,
 } from './fix-file-rejected.js';
@@ -52,7 +53,7 @@ export async function* jsonFixFileBody(
   });
   let lineEnd: '\n' | '\r\n' | undefined;
   async function* chunks(): AsyncGenerator<string> {
-    for await (const chunk of text.chunks) {
+    for await (const chunk of readableText(text.chunks)) {
       lineEnd ??= lineEndOf(chunk);
       yield chunk;
     }

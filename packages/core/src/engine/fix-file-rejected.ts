@@ -1,4 +1,5 @@
 import iconv from 'iconv-lite';
+import { ErrorCodes, ImportError } from '../errors/import-error.js';
 import type { LoggedRowIssue } from '../ports/error-log.js';
 import type { ImportRecord } from '../ports/import-record.js';
 import type { EngineContext } from './engine-context.js';
@@ -114,4 +115,36 @@ export class EncodedOutput {
 export function lineEndOf(text: string): '\n' | '\r\n' {
   const newline = text.indexOf('\n');
   return newline > 0 && text[newline - 1] === '\r' ? '\r\n' : '\n';
+}
+
+// The faults of a file that stops being readable part way (cut short,
+// undecodable, inflating past its limit, malformed, hostile). The import
+// failed at the same place, after the records it rejected before it.
+const unreadableCodes = new Set<string>([
+  ErrorCodes.TRUNCATED_FILE,
+  ErrorCodes.ENCODING_ERROR,
+  ErrorCodes.PAYLOAD_TOO_LARGE,
+  ErrorCodes.MALFORMED_FILE,
+  ErrorCodes.HOSTILE_XML,
+]);
+
+/** Whether `error` says the stored file cannot be read past here. */
+export function isUnreadableFile(error: unknown): boolean {
+  return error instanceof ImportError && unreadableCodes.has(error.code);
+}
+
+/**
+ * A stored file's text up to where it stops being readable: a fix file
+ * ends with the records before that place, as a whole document, rather
+ * than break off once its response has begun. Other errors (the file
+ * store's) still end the response.
+ */
+export async function* readableText<T extends string | Buffer>(
+  chunks: AsyncIterable<T>,
+): AsyncGenerator<T> {
+  try {
+    for await (const chunk of chunks) yield chunk;
+  } catch (error) {
+    if (!isUnreadableFile(error)) throw error;
+  }
 }

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import type { ImportDefinition } from '../definitions/import-definition.js';
-import { ImportError } from '../errors/import-error.js';
 import type { LoggedRowIssue } from '../ports/error-log.js';
 import { documentText } from '../readers/document-text.js';
 import { defaultDocumentLimits } from '../readers/document-limits.js';
@@ -14,6 +13,7 @@ import {
 } from '../readers/xml-reader.js';
 import {
   EncodedOutput,
+  readableText,
   lineEndOf,
   type RejectedRecords,
 } from './fix-file-rejected.js';
@@ -70,7 +70,7 @@ export async function* xmlFixFileBody(
   let walker: FixWalker | undefined;
 
   try {
-    for await (const chunk of text.chunks) {
+    for await (const chunk of readableText(text.chunks)) {
       walker ??= new FixWalker(options, output, lineEndOf(chunk));
       // The import read this file; one that stops parsing now failed
       // there too, so the fix file ends with the records before it.
@@ -151,9 +151,9 @@ class FixWalker {
       // a document too deep or too long in one piece is read no further.
       const held = this.parser.position - this.sinceEvent;
       if (held > defaultDocumentLimits.maxRecordChars) this.failed = true;
-    } catch (error) {
-      // A refused DOCTYPE is refused here too; a malformed document ends.
-      if (error instanceof ImportError) throw error;
+    } catch {
+      // A refused DOCTYPE ends the reading here too, before any entity
+      // is used; so does a malformed document. The import failed there.
       this.failed = true;
     }
     return !this.failed;

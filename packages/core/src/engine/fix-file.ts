@@ -10,7 +10,7 @@ import { decodeToUtf8, normalizeEncodingName } from '../readers/decode.js';
 import { openInput } from '../readers/decompress.js';
 import type { EngineContext } from './engine-context.js';
 import { jsonFixFileBody } from './fix-file-json.js';
-import { RejectedRecords } from './fix-file-rejected.js';
+import { readableText, RejectedRecords } from './fix-file-rejected.js';
 import { xmlFixFileBody } from './fix-file-xml.js';
 
 /**
@@ -218,7 +218,9 @@ async function* storedLines(
     skip_empty_lines: false,
     bom: false,
   });
-  const feeder = Readable.from(decoded.chunks, { objectMode: false });
+  const feeder = Readable.from(readableText(decoded.chunks), {
+    objectMode: false,
+  });
   feeder.on('error', (error) => parser.destroy(error));
   feeder.pipe(parser);
 
