@@ -63,6 +63,11 @@ export function readExampleConfig(
       'ERP_IMPORT_QUEUE=redis needs REDIS_URL (redis://host:6379)',
     );
   }
+  // Not echoed either. ioredis takes anything else for a socket path and
+  // retries it for ever, its password in every log line.
+  if (queue === 'redis' && !isRedisUrl(env.REDIS_URL ?? '')) {
+    throw new Error('REDIS_URL is not a redis:// URL (redis://host:6379)');
+  }
 
   const logLevel = env.LOG_LEVEL || 'info';
   if (!(logLevels as readonly string[]).includes(logLevel)) {
@@ -89,6 +94,11 @@ export function readExampleConfig(
     concurrency: positiveInteger(env, 'ERP_IMPORT_CONCURRENCY') ?? 2,
     logLevel: logLevel as LogLevel,
   };
+}
+
+function isRedisUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  return ['redis:', 'rediss:'].includes(new URL(text).protocol);
 }
 
 // What pg's connection strings take: a URL, or a socket folder and a
@@ -126,53 +136,47 @@ export function readExampleConfigOrExit(
   }
 }
 
-// The codes of a database that cannot be reached or entered (no server,
-// no such host, role or database, not accepting connections yet): the
-// host's settings or the server's state, not a fault of the example.
-const unreachableCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  '28000',
-  '28P01',
-  '3D000',
-  '57P03',
-]);
+/** How long the start-up probe waits for the database to answer. */
+const probeTimeoutMs = 10_000;
 
 /**
- * `createExampleHost` for a process's entry point: a database that
- * cannot be reached or entered at start is said in one line on stderr,
- * and the process exits with EX_UNAVAILABLE. Any other error is thrown.
+ * `createExampleHost` for a process's entry point. The database is tried
+ * first, with one connection and one query: whatever stops that (no
+ * server, a host that is not PostgreSQL, SSL, a role or database that
+ * does not exist, a bad option in the URL) is the host's settings or the
+ * server's state, said in one line on stderr, and the process exits with
+ * EX_UNAVAILABLE. An error after it is the example's own and is thrown.
  */
 export async function createExampleHostOrExit(
   program: string,
   config: Parameters<typeof createExampleHost>[0],
   logger: Logger,
 ): Promise<ExampleHost> {
+  const probe = new pg.Client({
+    connectionString: config.databaseUrl,
+    connectionTimeoutMillis: probeTimeoutMs,
+  });
+  // A connection lost after the probe's error is of no more interest.
+  probe.on('error', () => undefined);
+  const started = Date.now();
   try {
-    return await createExampleHost(config, logger);
+    await probe.connect();
+    await probe.query('SELECT 1');
   } catch (error) {
-    const code = connectionCodeOf(error);
-    if (code === undefined) throw error;
-    const message = error instanceof Error ? error.message : String(error);
+    let message = error instanceof Error ? error.message : String(error);
+    // pg says only "timeout expired": a server that never answered as
+    // PostgreSQL would (another service on the port, a firewall).
+    if (Date.now() - started >= probeTimeoutMs) {
+      message += ` (no PostgreSQL answered in ${probeTimeoutMs / 1000} s)`;
+    }
     process.stderr.write(
       `${program}: the database in DATABASE_URL cannot be used: ${message}\n`,
     );
     process.exit(unavailableExitCode);
+  } finally {
+    await probe.end().catch(() => undefined);
   }
-}
-
-// pg's error or Node's, as thrown or as the cause the adapters wrap.
-function connectionCodeOf(error: unknown): string | undefined {
-  for (let at = error; at instanceof Error; at = at.cause) {
-    const { code } = at as { code?: unknown };
-    if (typeof code === 'string' && unreachableCodes.has(code)) return code;
-  }
-  return undefined;
+  return createExampleHost(config, logger);
 }
 
 /** Uploads past this are refused unless ERP_IMPORT_MAX_UPLOAD_BYTES says. */
@@ -181,13 +185,18 @@ export const defaultMaxUploadBytes = 2 * 1024 * 1024 * 1024;
 /** `token:tenant` pairs, comma-separated. */
 export function parseTokens(text: string): Map<string, string> {
   const tokens = new Map<string, string>();
-  for (const pair of text.split(',')) {
+  const pairs = text.split(',');
+  for (const [index, pair] of pairs.entries()) {
     if (pair.trim() === '') continue;
     const at = pair.indexOf(':');
     const token = pair.slice(0, at).trim();
     const tenant = pair.slice(at + 1).trim();
+    // Said by its place, not quoted: the pair holds a secret.
     if (at <= 0 || token === '' || tenant === '') {
-      throw new Error(`ERP_IMPORT_TOKENS: "${pair}" is not token:tenant`);
+      throw new Error(
+        `ERP_IMPORT_TOKENS: pair ${index + 1} of ${pairs.length} is not ` +
+          'token:tenant',
+      );
     }
     tokens.set(token, tenant);
   }

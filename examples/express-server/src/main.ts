@@ -2,6 +2,7 @@ import {
   createExampleHostOrExit,
   createExampleTables,
   readExampleConfigOrExit,
+  unavailableExitCode,
 } from '@erp-import/example-definitions';
 import { once } from 'node:events';
 import { pino } from 'pino';
@@ -27,7 +28,17 @@ const app = createExampleApp(host.importer, {
   }),
 });
 const server = app.listen(config.port);
-await once(server, 'listening');
+try {
+  await once(server, 'listening');
+} catch (error) {
+  // A port another process holds, or one this user may not take.
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `erp-import-server: cannot listen on port ${config.port}: ${message}\n`,
+  );
+  await host.close();
+  process.exit(unavailableExitCode);
+}
 logger.info({ port: config.port }, 'listening');
 
 let stopping = false;

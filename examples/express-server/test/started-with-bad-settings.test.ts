@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -72,12 +74,23 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
       'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
     ],
     [
-      { DATABASE_URL: 'mysql://root@127.0.0.1/x' },
-      'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
-    ],
-    [
       { ERP_IMPORT_QUEUE: 'redis' },
       'ERP_IMPORT_QUEUE=redis needs REDIS_URL (redis://host:6379)',
+    ],
+    [
+      {
+        ERP_IMPORT_QUEUE: 'redis',
+        REDIS_URL: 'http://u:hidden@127.0.0.1:6379',
+      },
+      'REDIS_URL is not a redis:// URL (redis://host:6379)',
+    ],
+    [
+      { ERP_IMPORT_TOKENS: 'ok:acme,hidden' },
+      'ERP_IMPORT_TOKENS: pair 2 of 2 is not token:tenant',
+    ],
+    [
+      { DATABASE_URL: 'mysql://root:hidden@127.0.0.1/x' },
+      'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
     ],
     [{ PORT: '99999' }, 'PORT must be at most 65535, not "99999"'],
     [
@@ -91,6 +104,8 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
       ...env,
     });
     expect(run.stderr).toBe(`${name}: ${message}\n`);
+    // A secret in a setting is never quoted back.
+    expect(run.stderr).not.toContain('hidden');
     expect(run.code).toBe(78);
   });
 
@@ -120,5 +135,66 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
         'database "erp_import_no_such_database" does not exist\n',
     );
     expect(run.code).toBe(69);
+  });
+
+  it('says so for a bad option in the URL', async () => {
+    const url = new URL(database.url);
+    url.searchParams.set('options', '-c statement_timeout=abc');
+    const run = await start(main, {
+      DATABASE_URL: url.href,
+      ERP_IMPORT_TOKENS: 'secret:acme',
+    });
+    expect(run.stderr).toBe(
+      `${name}: the database in DATABASE_URL cannot be used: ` +
+        'invalid value for parameter "statement_timeout": "abc"\n',
+    );
+    expect(run.code).toBe(69);
+  });
+
+  it('says so for a server that is not PostgreSQL', async () => {
+    // It greets and hangs up, as another service on the port might.
+    const other = createServer((socket) => socket.end('+OK hello\r\n'));
+    other.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    const { port } = other.address() as AddressInfo;
+    try {
+      const run = await start(main, {
+        DATABASE_URL: `postgres://nobody:hidden@127.0.0.1:${port}/x`,
+        ERP_IMPORT_TOKENS: 'secret:acme',
+      });
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^${name}: the database in DATABASE_URL cannot be used: .+\n$`,
+        ),
+      );
+      expect(run.stderr).not.toContain('hidden');
+      expect(run.code).toBe(69);
+    } finally {
+      other.close();
+    }
+  });
+});
+
+describe('erp-import-server on a port another process holds', () => {
+  it('says so in one line, and exits 69', async () => {
+    const holder = createServer();
+    holder.listen(0);
+    await once(holder, 'listening');
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const run = await start(programs[0]!.main, {
+        DATABASE_URL: database.url,
+        ERP_IMPORT_TOKENS: 'secret:acme',
+        PORT: String(port),
+      });
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^erp-import-server: cannot listen on port ${port}: .*EADDRINUSE.*\n$`,
+        ),
+      );
+      expect(run.code).toBe(69);
+    } finally {
+      holder.close();
+    }
   });
 });
