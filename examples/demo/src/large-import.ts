@@ -50,8 +50,8 @@ const { values } = parseArgsOrExit(
   {
     options: {
       format: { type: 'string', default: 'csv' },
-      rows: { type: 'string', default: '1000000' },
-      'size-mb': { type: 'string', default: '1024' },
+      rows: { type: 'string' },
+      'size-mb': { type: 'string' },
       'max-rss-mb': { type: 'string', default: '250' },
       // `dist` builds the packages (tsup, JavaScript only) and runs the
       // worker on plain Node, as a host deploys it; `source` runs it on
@@ -69,6 +69,19 @@ if (!['dist', 'source'].includes(values['worker-code'])) {
 if (!['csv', 'json', 'xml'].includes(values.format)) {
   failUsage(`--format must be csv, json or xml, not "${values.format}"`, usage);
 }
+// A CSV is sized by its rows, JSON and XML by their bytes: the other
+// option would be silently ignored.
+const sizedBy = values.format === 'csv' ? 'rows' : 'size-mb';
+const unused = values.format === 'csv' ? 'size-mb' : 'rows';
+if (values[unused] !== undefined) {
+  failUsage(
+    `--${unused} does not apply to --format ${values.format}; ` +
+      `it is sized by --${sizedBy}`,
+    usage,
+  );
+}
+values.rows ??= '1000000';
+values['size-mb'] ??= '1024';
 for (const option of ['rows', 'size-mb', 'max-rss-mb'] as const) {
   const value = Number(values[option]);
   if (!Number.isInteger(value) || value <= 0) {
@@ -98,16 +111,35 @@ let server: Server | undefined;
 let child: ChildProcess | undefined;
 let exitCode = 1;
 
+let stopping: Promise<void> | undefined;
+// Once, however many ask: Ctrl-C's handler and the run's own end.
+function stopEverything(): Promise<void> {
+  stopping ??= stopAll();
+  return stopping;
+}
+
+async function stopAll(): Promise<void> {
+  child?.kill();
+  server?.closeAllConnections();
+  server?.close();
+  await host?.close().catch(() => undefined);
+  // The embedded PostgreSQL's folder (hundreds of MB after a large run)
+  // goes with it.
+  await embedded?.stop();
+}
+
+// Ctrl-C stops the services too, so no PostgreSQL or its folder is left.
+process.once('SIGINT', () => {
+  console.log('\nInterrupted; stopping.');
+  void stopEverything().finally(() => process.exit(130));
+});
+
 try {
   exitCode = (await run()) ? 0 : 1;
 } catch (error) {
   console.error('large-import failed:', error);
 } finally {
-  child?.kill();
-  server?.closeAllConnections();
-  server?.close();
-  await host?.close();
-  await embedded?.stop();
+  await stopEverything();
 }
 process.exit(exitCode);
 

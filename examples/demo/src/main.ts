@@ -1,7 +1,8 @@
 import type { ImportWorker } from '@erp-import/core';
-import type {
-  ImportFormat,
-  PublicImportRecord,
+import {
+  importFormats,
+  type ImportFormat,
+  type PublicImportRecord,
 } from '@erp-import/core/contract';
 import { createImportRouter } from '@erp-import/core/express';
 import {
@@ -74,6 +75,16 @@ if (userFile === undefined) {
       failUsage(`--${option} goes with a FILE`, usage);
     }
   }
+}
+if (
+  values.format !== undefined &&
+  !(importFormats as readonly string[]).includes(values.format)
+) {
+  failUsage(
+    `--format must be one of ${importFormats.join(', ')}, ` +
+      `not "${values.format}"`,
+    usage,
+  );
 }
 // Checked before anything starts, so a mistyped path costs one clear line
 // rather than a stack trace after PostgreSQL and the server came up.

@@ -43,6 +43,10 @@ describe('npm run demo with a command line it cannot run', () => {
     [['--entity', 'customers'], '--entity goes with a FILE'],
     [['--format', 'json'], '--format goes with a FILE'],
     [['a.csv', 'b.csv', '--entity', 'customers'], 'One FILE at a time, not 2.'],
+    [
+      ['a.csv', '--entity', 'customers', '--format', 'yaml'],
+      '--format must be one of csv, json, ndjson, xml, not "yaml"',
+    ],
   ])('%j: one line, the usage, exit 2', async (args, message) => {
     const result = await run(demo, args);
     const [first, ...rest] = result.stderr.split('\n');
@@ -67,7 +71,18 @@ describe('npm run large-import with a command line it cannot run', () => {
     [['--rowz', '5'], "Unknown option '--rowz'"],
     [['--format', 'yaml'], '--format must be csv, json or xml, not "yaml"'],
     [['--rows', 'many'], '--rows must be a positive integer, not "many"'],
-    [['--size-mb', '0'], '--size-mb must be a positive integer, not "0"'],
+    [
+      ['--format', 'json', '--size-mb', '0'],
+      '--size-mb must be a positive integer, not "0"',
+    ],
+    [
+      ['--format', 'json', '--rows', '10'],
+      '--rows does not apply to --format json; it is sized by --size-mb',
+    ],
+    [
+      ['--size-mb', '5'],
+      '--size-mb does not apply to --format csv; it is sized by --rows',
+    ],
   ])('%j: one line, the usage, exit 2', async (args, message) => {
     const result = await run(largeImport, args);
     const [first, ...rest] = result.stderr.split('\n');

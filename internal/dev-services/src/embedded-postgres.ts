@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,15 +45,37 @@ export async function startEmbeddedPostgres(
   await server.initialise();
   await server.start();
 
-  let stopped = false;
+  // One stop, however many ask: a second caller (Ctrl-C's handler and
+  // the script's own end) waits for the same one, folder removed.
+  let stopping: Promise<void> | undefined;
+  const stopOnce = async () => {
+    // Ctrl-C reaches the server too (one process group), which may then
+    // have exited already. The package's stop() waits for an `exit` event
+    // that has come and gone, for ever; a script's pending await then
+    // ends it without its cleanup. So a server that exited is not asked.
+    // TODO: reads the package's private `process` field; no public way
+    // tells whether its server still runs.
+    const running = (server as unknown as { process?: ChildProcess }).process;
+    try {
+      if (running?.exitCode === null && running.signalCode === null) {
+        await server.stop();
+      }
+    } finally {
+      // Retried: a server shutting down may still be writing there.
+      await rm(databaseDir, {
+        recursive: true,
+        force: true,
+        maxRetries: 10,
+        retryDelay: 100,
+      });
+    }
+  };
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     port,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-      await rm(databaseDir, { recursive: true, force: true });
+    stop() {
+      stopping ??= stopOnce();
+      return stopping;
     },
   };
 }
