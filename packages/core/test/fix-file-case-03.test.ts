@@ -144,8 +144,15 @@ describe('the fix file of case 03', () => {
     );
     expect(stored.rows).toEqual([{ preco: '12.50' }]);
 
-    // With nothing rejected, the import's stored file is gone.
-    expect((await fixFile(second.id)).status).toBe(410);
+    // With nothing rejected, the import's stored file is gone: said as
+    // such, without the file store's own key.
+    const gone = await fixFile(second.id);
+    expect(gone.status).toBe(410);
+    const problem = (await gone.json()) as { detail: string };
+    expect(problem.detail).toBe(
+      `import ${second.id} has no fix file: its file is no longer stored ` +
+        '(an import that rejected no record does not keep its file)',
+    );
   });
 
   it('keeps Windows-1252, LF line ends and several errors of one record', async () => {

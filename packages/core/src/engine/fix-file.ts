@@ -98,16 +98,42 @@ export async function openFixFile(
   // answer.
   const read = { encoding: written, delimiter };
   const width = await rejectedWidth(
-    await engine.fileStore.open(record.fileKey),
+    await openStoredFile(engine, record),
     read,
     rejected,
   );
-  const input = await engine.fileStore.open(record.fileKey);
+  const input = await openStoredFile(engine, record);
   return {
     contentType: `text/csv; charset=${written}`,
     fileName: fixFileName(record),
     body: fixFileBody({ input, ...read, width, rejected }),
   };
+}
+
+/**
+ * The import's stored file, or FILE_MISSING said for the user: why it
+ * is gone, without the store's key (an internal name).
+ */
+async function openStoredFile(
+  engine: EngineContext,
+  record: ImportRecord,
+): Promise<Readable> {
+  try {
+    return await engine.fileStore.open(record.fileKey);
+  } catch (error) {
+    if (!(error instanceof ImportError)) throw error;
+    if (error.code !== ErrorCodes.FILE_MISSING) throw error;
+    const why =
+      record.state === 'completed' && record.counts.rejected === 0
+        ? 'an import that rejected no record does not keep its file'
+        : "the file store's retention removed it";
+    throw new ImportError(
+      ErrorCodes.FILE_MISSING,
+      `import ${record.id} has no fix file: its file is no longer ` +
+        `stored (${why})`,
+      { details: { importId: record.id } },
+    );
+  }
 }
 
 const documentTypes = {
@@ -131,7 +157,7 @@ async function openDocumentFixFile(
   const written =
     readEncoding === 'utf-16' ? 'utf-16le' : (readEncoding ?? 'utf-8');
   // Opened before any byte is sent, so a missing file is a clean answer.
-  const input = await engine.fileStore.open(record.fileKey);
+  const input = await openStoredFile(engine, record);
 
   const body =
     format === 'xml'
