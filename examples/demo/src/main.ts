@@ -194,6 +194,9 @@ async function importUserFile(
   };
 
   const first = await importAndReport(client, file);
+  // The same bytes would fail the same way: nothing to show by sending
+  // them again.
+  if (first.state !== 'completed') return meets(first, values.expect, 'import');
   const second = await importAndReport(client, {
     ...file,
     label: `${path}, again: nothing should change`,
@@ -242,9 +245,13 @@ async function importAndReport(
 
   const record = await follow(client, accepted.id);
   report(record);
-  if (record.counts.rejected > 0 || record.counts.superseded > 0) {
-    await printRejected(client, record.id);
-  }
+  // A failed import's counts are all zero (nothing was applied); the
+  // rows it rejected before it failed are in the error log all the same.
+  const logged =
+    record.state === 'failed'
+      ? record.progress.recordsRejected
+      : record.counts.rejected + record.counts.superseded;
+  if (logged > 0) await printRejected(client, record.id);
   console.log(
     `RESULT entity=${record.entity} state=${record.state} ` +
       Object.entries(record.counts)
@@ -297,6 +304,13 @@ function report(record: PublicImportRecord): void {
     console.log(`  ${record.state}${took}`);
     if (record.failure) {
       console.log(`  ${record.failure.code}: ${record.failure.message}`);
+    }
+    if (record.state === 'failed') {
+      const { recordsRead, recordsRejected } = record.progress;
+      console.log(
+        `  nothing applied; ${formatCount(recordsRead)} records read and ` +
+          `${formatCount(recordsRejected)} rejected before it failed`,
+      );
     }
     return;
   }
