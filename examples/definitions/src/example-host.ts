@@ -54,7 +54,7 @@ export function readExampleConfig(
     );
   }
 
-  const queue = env.ERP_IMPORT_QUEUE ?? 'pg';
+  const queue = env.ERP_IMPORT_QUEUE || 'pg';
   if (queue !== 'pg' && queue !== 'redis') {
     throw new Error(`ERP_IMPORT_QUEUE must be pg or redis, not "${queue}"`);
   }

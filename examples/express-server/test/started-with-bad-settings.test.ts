@@ -109,6 +109,19 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
     expect(run.code).toBe(78);
   });
 
+  it('takes an empty setting for an unset one', async () => {
+    const run = await start(main, {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
+      ERP_IMPORT_TOKENS: 'secret:acme',
+      ERP_IMPORT_QUEUE: '',
+      LOG_LEVEL: '',
+      PORT: '',
+    });
+    // Past the settings, to the database on port 9.
+    expect(run.stderr).toContain('ECONNREFUSED');
+    expect(run.code).toBe(69);
+  });
+
   it('says in one line that the database cannot be reached, and exits 69', async () => {
     // Port 9 (discard) has no PostgreSQL: the connection is refused.
     const run = await start(main, {
