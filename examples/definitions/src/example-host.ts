@@ -114,7 +114,7 @@ function isPostgresUrl(text: string): boolean {
 /** sysexits' EX_CONFIG: the process was started with a bad setting. */
 export const configErrorExitCode = 78;
 
-/** sysexits' EX_UNAVAILABLE: the database could not be used at start. */
+/** sysexits' EX_UNAVAILABLE: the database or port was unusable at start. */
 export const unavailableExitCode = 69;
 
 /**
