@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
+  connectHeard,
   ErrorCodes,
   ImportError,
   toImportError,
@@ -117,7 +118,7 @@ export function createPgFileStore(options: PgFileStoreOptions): PgFileStore {
       throw new ImportError(ErrorCodes.STORE_ERROR, `bad file id ${fileId}`);
     }
     const read = async (chunk: number): Promise<Buffer> => {
-      const client = await pool.connect();
+      const client = await connectHeard(pool);
       let data: Buffer | undefined;
       try {
         data = await readOneByteaByCopy(client, sql.readChunk(fileId, chunk));

@@ -1,5 +1,6 @@
 import PgBoss from 'pg-boss';
 import {
+  connectHeard,
   ErrorCodes,
   ImportError,
   silentLogger,
@@ -419,7 +420,7 @@ function bossDatabase(pool: PgPool) {
 }
 
 async function inTransactionText(pool: PgPool, text: string) {
-  const client = await pool.connect();
+  const client = await connectHeard(pool);
   try {
     const result = await client.query(text);
     client.release();
@@ -448,7 +449,7 @@ async function withStartLock(
   schema: string,
   start: () => Promise<void>,
 ): Promise<void> {
-  const client = await pool.connect();
+  const client = await connectHeard(pool);
   try {
     await client.query(
       `SELECT pg_advisory_lock(hashtext('erp-import:pg-boss-start'), hashtext($1))`,

@@ -1,3 +1,5 @@
+import { connectHeard } from '@erp-import/core';
+
 /**
  * The few members of `pg` the adapter calls, typed structurally so that a
  * host's own copy of `pg` (a `pg.Pool`) fits without tying the adapter to
@@ -33,7 +35,7 @@ export async function inTransaction<T>(
   pool: PgPool,
   work: (client: PgPoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = await connectHeard(pool);
   try {
     await client.query('BEGIN');
     const result = await work(client);

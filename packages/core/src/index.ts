@@ -174,6 +174,7 @@ export { createMemoryQueue } from './adapters/memory/memory-queue.js';
 export type { MemoryQueueOptions } from './adapters/memory/memory-queue.js';
 export { createMemoryStatusStore } from './adapters/memory/memory-status-store.js';
 export { createImporter } from './engine/create-importer.js';
+export { connectHeard } from './engine/heard-client.js';
 export type {
   CreateImporterOptions,
   EnqueueRequest,

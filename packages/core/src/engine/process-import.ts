@@ -38,6 +38,7 @@ import type { PgPoolClientLike } from './importer-types.js';
 import { createReaderFor } from './reader-factory.js';
 import { openRowSource, type RowSourceHandle } from './row-source.js';
 import { isRetryableFailure } from './retryable-failure.js';
+import { connectHeard } from './heard-client.js';
 
 /**
  * The worker side of one import: claim, read, coerce, load, report.
@@ -290,7 +291,7 @@ async function runImport(
   let client: PgPoolClientLike | undefined;
   let broken = false;
   try {
-    client = await engine.database.connect().catch((error: unknown) => {
+    client = await connectHeard(engine.database).catch((error: unknown) => {
       throw toImportError(error, ErrorCodes.DATABASE_ERROR);
     });
     const result = await applyImport({

@@ -8,6 +8,7 @@ import { purgeBeforeImages, revertImport } from '../loader/revert-import.js';
 import type { ImportRecord } from '../ports/import-record.js';
 import type { EngineContext } from './engine-context.js';
 import type { PgPoolClientLike } from './importer-types.js';
+import { connectHeard } from './heard-client.js';
 
 /**
  * Reverts a completed import (see `revertImport`) and marks it
@@ -106,7 +107,7 @@ async function withClient<T>(
   engine: EngineContext,
   work: (client: PgPoolClientLike) => Promise<T>,
 ): Promise<T> {
-  const client = await engine.database.connect().catch((error: unknown) => {
+  const client = await connectHeard(engine.database).catch((error: unknown) => {
     throw toImportError(error, ErrorCodes.DATABASE_ERROR);
   });
   let broken = false;

@@ -4,6 +4,7 @@ import type { ImportRecord, ImportState } from '../ports/import-record.js';
 import type { EngineContext } from './engine-context.js';
 import { canFindLostJobs, requeueLostJobs } from './lost-jobs.js';
 import { completeFromLedger } from './process-import.js';
+import { connectHeard } from './heard-client.js';
 
 // About when this process started: core is loaded before any importer.
 const processStartedAt = new Date().toISOString();
@@ -161,7 +162,7 @@ async function* pagesIn(
 
 /** The ledger's counts of an applied import, or undefined. */
 async function appliedCounts(engine: EngineContext, importId: string) {
-  const client = await engine.database.connect();
+  const client = await connectHeard(engine.database);
   try {
     return await findAppliedImport(client, engine.ledgerSchema, importId);
   } catch {
