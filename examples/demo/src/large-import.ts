@@ -105,7 +105,7 @@ const logger = pino(
   pino.destination(2),
 );
 
-let embedded: EmbeddedPostgresHandle | undefined;
+let embedded: Promise<EmbeddedPostgresHandle> | undefined;
 let host: ExampleHost | undefined;
 let server: Server | undefined;
 let child: ChildProcess | undefined;
@@ -125,11 +125,18 @@ async function stopAll(): Promise<void> {
   await host?.close().catch(() => undefined);
   // The embedded PostgreSQL's folder (hundreds of MB after a large run)
   // goes with it.
-  await embedded?.stop();
+  // A start still under way is waited for (it cleans up if it fails).
+  await (await embedded?.catch(() => undefined))?.stop();
 }
 
 // Ctrl-C stops the services too, so no PostgreSQL or its folder is left.
-process.once('SIGINT', () => {
+// Every SIGINT is heard, and only the first acts: npm and tsx pass on
+// the one the terminal sent the whole group, and a second with no
+// listener left ended the script before its cleanup.
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) return;
+  interrupted = true;
   console.log('\nInterrupted; stopping.');
   void stopEverything().finally(() => process.exit(130));
 });
@@ -137,18 +144,19 @@ process.once('SIGINT', () => {
 try {
   exitCode = (await run()) ? 0 : 1;
 } catch (error) {
-  console.error('large-import failed:', error);
+  // Once interrupted, what the stopping broke is no news.
+  if (!interrupted) console.error('large-import failed:', error);
 } finally {
   await stopEverything();
 }
-process.exit(exitCode);
+process.exit(interrupted ? 130 : exitCode);
 
 async function run(): Promise<boolean> {
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
     console.log('Starting an embedded PostgreSQL (no DATABASE_URL set)...');
-    embedded = await startEmbeddedPostgres();
-    databaseUrl = embedded.url;
+    embedded = startEmbeddedPostgres();
+    databaseUrl = (await embedded).url;
   }
 
   host = await createExampleHost(

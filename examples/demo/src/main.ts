@@ -122,7 +122,7 @@ const logger = pino(
 );
 
 const started: {
-  embedded?: EmbeddedPostgresHandle;
+  embedded?: Promise<EmbeddedPostgresHandle>;
   host?: ExampleHost;
   server?: Server;
   worker?: ImportWorker;
@@ -161,9 +161,10 @@ async function database(): Promise<string> {
     return url;
   }
   console.log('Starting an embedded PostgreSQL (no DATABASE_URL set)...');
-  started.embedded = await startEmbeddedPostgres();
-  console.log(`PostgreSQL on port ${started.embedded.port}.`);
-  return started.embedded.url;
+  started.embedded = startEmbeddedPostgres();
+  const embedded = await started.embedded;
+  console.log(`PostgreSQL on port ${embedded.port}.`);
+  return embedded.url;
 }
 
 async function startServer(host: ExampleHost): Promise<string> {
@@ -396,7 +397,8 @@ async function stopInOrder(): Promise<void> {
     await started.host?.close();
   } finally {
     // Even when something above failed: no PostgreSQL is left running.
-    await started.embedded?.stop();
+    // A start still under way is waited for (it cleans up if it fails).
+    await (await started.embedded?.catch(() => undefined))?.stop();
     if (started.sampleDirectory) {
       await rm(started.sampleDirectory, { recursive: true, force: true });
     }
@@ -426,7 +428,13 @@ function redact(url: string): string {
 }
 
 // Ctrl-C stops the services too, so no PostgreSQL is left running.
-process.once('SIGINT', () => {
+// Every SIGINT is heard, and only the first acts: npm and tsx pass on
+// the one the terminal sent the whole group, and a second with no
+// listener left ended the script before its cleanup.
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) return;
+  interrupted = true;
   console.log('\nInterrupted; stopping.');
   void stopEverything().finally(() => process.exit(130));
 });
@@ -440,9 +448,12 @@ try {
   const known =
     error instanceof ErpImportApiError ||
     error instanceof ErpImportNetworkError;
-  console.error('\nThe demo failed:', known ? error.message : error);
+  // Once interrupted, what the stopping broke is no news.
+  if (!interrupted) {
+    console.error('\nThe demo failed:', known ? error.message : error);
+  }
   failed = true;
 } finally {
   await stopEverything();
 }
-process.exit(failed ? 1 : 0);
+process.exit(interrupted ? 130 : failed ? 1 : 0);

@@ -41,10 +41,7 @@ try {
 }
 logger.info({ port: config.port }, 'listening');
 
-let stopping = false;
 async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
   logger.info({ signal }, 'shutting down');
 
   // Stop taking connections, let the requests in flight finish, then
@@ -56,8 +53,14 @@ async function shutdown(signal: string): Promise<void> {
   logger.info('stopped');
 }
 
+// Every signal is heard, and only the first acts: `npm start` passes on
+// the Ctrl-C the terminal sent the whole group, and a second SIGINT
+// with no listener left would end the process halfway through.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     shutdown(signal).then(
       () => process.exit(0),
       (error: unknown) => {

@@ -18,18 +18,21 @@ const worker = await host.importer.startWorker({
   concurrency: config.concurrency,
 });
 
-let stopping = false;
 async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
   logger.info({ signal }, 'stopping: finishing the imports in hand');
   await worker.stop();
   await host.close();
   logger.info('stopped');
 }
 
+// Every signal is heard, and only the first acts: `npm start` passes on
+// the Ctrl-C the terminal sent the whole group, and a second SIGINT
+// with no listener left would end the process halfway through.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     shutdown(signal).then(
       () => process.exit(0),
       (error: unknown) => {

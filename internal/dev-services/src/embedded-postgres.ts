@@ -42,9 +42,6 @@ export async function startEmbeddedPostgres(
     onError: (error: unknown) => log(String(error)),
   });
 
-  await server.initialise();
-  await server.start();
-
   // One stop, however many ask: a second caller (Ctrl-C's handler and
   // the script's own end) waits for the same one, folder removed.
   let stopping: Promise<void> | undefined;
@@ -70,13 +67,23 @@ export async function startEmbeddedPostgres(
       });
     }
   };
+  const stop = () => {
+    stopping ??= stopOnce();
+    return stopping;
+  };
+
+  // A start cut short (Ctrl-C during initdb) leaves no folder either.
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     port,
-    stop() {
-      stopping ??= stopOnce();
-      return stopping;
-    },
+    stop,
   };
 }
 
