@@ -144,14 +144,13 @@ describe('the fix file of case 03', () => {
     );
     expect(stored.rows).toEqual([{ preco: '12.50' }]);
 
-    // With nothing rejected, the import's stored file is gone: said as
-    // such, without the file store's own key.
-    const gone = await fixFile(second.id);
-    expect(gone.status).toBe(410);
-    const problem = (await gone.json()) as { detail: string };
+    // With nothing rejected there is nothing to fix: said as such (its
+    // stored file is gone, and the file store's key is not named).
+    const none = await fixFile(second.id);
+    expect(none.status).toBe(409);
+    const problem = (await none.json()) as { detail: string };
     expect(problem.detail).toBe(
-      `import ${second.id} has no fix file: its file is no longer stored ` +
-        '(an import that rejected no record does not keep its file)',
+      `import ${second.id} rejected no record: it has no fix file`,
     );
   });
 

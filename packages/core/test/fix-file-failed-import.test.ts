@@ -185,10 +185,12 @@ describe('the fix file of an import that failed', () => {
     });
     expect(record.failure?.code).toBe('HOSTILE_XML');
 
-    // Nothing was rejected: a document with no record, and no entity.
-    const text = await fixFileText(record);
-    expect(text).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>/);
-    expect(text).not.toContain('boom');
-    expect(text).not.toContain('<item');
+    // Nothing was rejected, so nothing is to fix: said before any byte.
+    await expect(
+      harness.importer.fixFile(record.tenant, record.id),
+    ).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      message: `import ${record.id} rejected no record: it has no fix file (it failed: HOSTILE_XML)`,
+    });
   });
 });

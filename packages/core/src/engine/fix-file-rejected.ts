@@ -56,6 +56,11 @@ export class RejectedRecords {
     }
   }
 
+  /** Whether no record of the import, nor a child of one, is rejected. */
+  get empty(): boolean {
+    return this.byNumber.size === 0 && this.byParentPath.size === 0;
+  }
+
   /** Whether the record (1-based number, reader's path) is rejected. */
   has(recordNumber: number, path: string): boolean {
     return this.byNumber.has(recordNumber) || this.byParentPath.has(path);

@@ -77,6 +77,7 @@ export async function openFixFile(
   if (format !== 'csv') return openDocumentFixFile(engine, record, format);
 
   const rejected = await rejectedRecords(engine, record);
+  if (rejected.size === 0) throw nothingToFix(record);
   const encoding = normalizeEncodingName(
     record.detected.encoding ?? record.options.encoding ?? 'utf-8',
   );
@@ -110,6 +111,18 @@ export async function openFixFile(
   };
 }
 
+// An import that rejected no record has no fix file: an empty one could
+// not even be a document when the file was unreadable from its start (a
+// refused DOCTYPE, no root element).
+function nothingToFix(record: ImportRecord): ImportError {
+  return new ImportError(
+    ErrorCodes.INVALID_STATE,
+    `import ${record.id} rejected no record: it has no fix file` +
+      (record.failure ? ` (it failed: ${record.failure.code})` : ''),
+    { details: { importId: record.id, state: record.state } },
+  );
+}
+
 /**
  * The import's stored file, or FILE_MISSING said for the user: why it
  * is gone, without the store's key (an internal name).
@@ -123,14 +136,10 @@ async function openStoredFile(
   } catch (error) {
     if (!(error instanceof ImportError)) throw error;
     if (error.code !== ErrorCodes.FILE_MISSING) throw error;
-    const why =
-      record.state === 'completed' && record.counts.rejected === 0
-        ? 'an import that rejected no record does not keep its file'
-        : "the file store's retention removed it";
     throw new ImportError(
       ErrorCodes.FILE_MISSING,
       `import ${record.id} has no fix file: its file is no longer ` +
-        `stored (${why})`,
+        "stored (the file store's retention removed it)",
       { details: { importId: record.id } },
     );
   }
@@ -151,6 +160,7 @@ async function openDocumentFixFile(
 ): Promise<FixFile> {
   const definition = engine.definitions.get(record.entity);
   const rejected = await RejectedRecords.load(engine, record);
+  if (rejected.empty) throw nothingToFix(record);
   const declared = record.detected.encoding ?? record.options.encoding;
   const readEncoding =
     declared === undefined ? undefined : normalizeEncodingName(declared);
