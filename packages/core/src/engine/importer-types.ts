@@ -159,8 +159,9 @@ export interface Importer {
   errorsCsv(tenant: string, id: string): AsyncIterable<string>;
   /**
    * The rejected records in the file's own format, ready to correct and
-   * send again (see `FixFile`), whatever its format; FILE_MISSING once
-   * the stored file is gone.
+   * send again (see `FixFile`), whatever its format; INVALID_STATE for
+   * an import that rejected no record, FILE_MISSING once the stored
+   * file is gone.
    */
   fixFile(tenant: string, id: string): Promise<FixFile>;
   /** A queued import only; INVALID_STATE otherwise. */

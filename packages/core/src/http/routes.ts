@@ -165,7 +165,8 @@ export const routes = {
       401: unauthorized,
       404: notFound,
       409: problem(
-        '`format=original`: the import has not completed or failed yet.',
+        '`format=original`: the import has not completed or failed yet, ' +
+          'or it rejected no record, so it has no fix file.',
       ),
       410: problem(
         '`format=original`: the stored file is gone (its retention ended).',
