@@ -198,6 +198,13 @@ export function parseTokens(text: string): Map<string, string> {
           'token:tenant',
       );
     }
+    // One token for two tenants would let the last one silently win.
+    if (tokens.has(token)) {
+      throw new Error(
+        `ERP_IMPORT_TOKENS: pair ${index + 1} of ${pairs.length} repeats ` +
+          'the token of an earlier pair',
+      );
+    }
     tokens.set(token, tenant);
   }
   return tokens;

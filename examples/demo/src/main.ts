@@ -359,7 +359,11 @@ function meets(
   label: string,
 ): boolean {
   if (record.state !== 'completed') {
-    console.error(`${label}: ended ${record.state}, expected completed`);
+    console.error(
+      expectation === undefined
+        ? `${label} ${record.state}: nothing was applied`
+        : `${label}: ended ${record.state}, expected completed`,
+    );
     return false;
   }
   if (expectation === undefined) return true;

@@ -13,11 +13,11 @@ import { createExampleApp } from './app.js';
 
 const config = readExampleConfigOrExit('erp-import-server');
 const logger = pino({ name: 'erp-import-server', level: config.logLevel });
+const host = await createExampleHostOrExit('erp-import-server', config, logger);
+// Once the database answered: a server that cannot start says only why.
 if (config.tokens.size === 0) {
   logger.warn('ERP_IMPORT_TOKENS is empty: every request will get 401');
 }
-
-const host = await createExampleHostOrExit('erp-import-server', config, logger);
 await createExampleTables(host.pool);
 
 const app = createExampleApp(host.importer, {

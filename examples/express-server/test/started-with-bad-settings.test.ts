@@ -89,6 +89,10 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
       'ERP_IMPORT_TOKENS: pair 2 of 2 is not token:tenant',
     ],
     [
+      { ERP_IMPORT_TOKENS: 'hidden:acme,hidden:globex' },
+      'ERP_IMPORT_TOKENS: pair 2 of 2 repeats the token of an earlier pair',
+    ],
+    [
       { DATABASE_URL: 'mysql://root:hidden@127.0.0.1/x' },
       'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
     ],
