@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { sharedPath } from '@erp-import/dev-services/shared-files';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runScript } from './run-script.js';
 
 // A mistyped command line for `npm run demo` or `npm run large-import`
 // ended in Node's stack trace (an unknown option), or was half ignored
@@ -10,26 +8,10 @@ import { describe, expect, it } from 'vitest';
 // what is wrong in one line, the usage after it, and exits with 2,
 // before anything starts; `--help` prints the usage and exits with 0.
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-
-async function run(script: string, args: string[]) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=source', script, ...args],
-    {
-      cwd: repoRoot,
-      // Nothing should connect; were a check gone, nothing could.
-      env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:9/x' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+// Nothing should connect; were a check gone, nothing could.
+const nowhere = 'postgres://nobody@127.0.0.1:9/x';
+const run = (script: string, args: string[]) =>
+  runScript(script, args, nowhere);
 
 const demo = 'examples/demo/src/main.ts';
 const largeImport = 'examples/demo/src/large-import.ts';
@@ -53,6 +35,27 @@ describe('npm run demo with a command line it cannot run', () => {
     expect(first).toContain(message);
     expect(rest.join('\n')).toContain('Usage: npm run demo');
     expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).toBe('');
+    expect(result.code).toBe(2);
+  });
+});
+
+// `npm run demo -- <file> --entity nope` started PostgreSQL and the
+// server, then dumped the whole ErpImportApiError and a stack trace. It
+// says in one line which entities the demo takes now, before starting
+// anything.
+describe('npm run demo with an entity it does not take', () => {
+  it('lists the entities it takes in one line and exits 2', async () => {
+    const result = await run(demo, [
+      sharedPath('data', 'northwind-customers.csv'),
+      '--entity',
+      'nope',
+    ]);
+
+    expect(result.stderr).toBe(
+      'Unknown entity "nope"; the demo takes ibpt_tax_rates, customers, ' +
+        'demo_prices, products, nfe_invoices.\n',
+    );
     expect(result.stdout).toBe('');
     expect(result.code).toBe(2);
   });

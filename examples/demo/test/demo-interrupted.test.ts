@@ -1,17 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { repoRoot } from './run-script.js';
 
 // Ctrl-C under `npm run demo` reaches the demo more than once: the
 // terminal signals the whole group, and npm and tsx pass it on. The
 // first SIGINT started the cleanup and the second, with no listener
 // left, ended the process before it: the embedded PostgreSQL's folder
 // stayed in the temporary directory.
-
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('npm run demo interrupted', () => {
   it('stops once, whatever the number of SIGINTs, and leaves no folder', async () => {

@@ -1,43 +1,16 @@
 import { useTestDatabase } from '@erp-import/dev-services/vitest';
 import { sharedPath } from '@erp-import/dev-services/shared-files';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { repoRoot, runScript } from './run-script.js';
 
 // The demo end to end, as `npm run demo` runs it, on a test database:
 // the generated files, their counts, and the exit code. The
 // machine-checkable RESULT lines are what the assertions read.
 
 const database = useTestDatabase('demo_run');
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-
-async function runDemo(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=source',
-      'examples/demo/src/main.ts',
-      ...args,
-    ],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: database.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const runDemo = (args: string[]) =>
+  runScript('examples/demo/src/main.ts', args, database.url);
 
 function results(stdout: string): Array<Record<string, string>> {
   return stdout

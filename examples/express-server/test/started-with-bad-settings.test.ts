@@ -140,30 +140,26 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
     expect(run.code).toBe(69);
   });
 
-  it('says so for a database that does not exist', async () => {
-    const server = new URL(database.url);
-    server.pathname = '/erp_import_no_such_database';
-    const run = await start(main, {
-      DATABASE_URL: server.href,
-      ERP_IMPORT_TOKENS: 'secret:acme',
-    });
-    expect(run.stderr).toBe(
-      `${name}: the database in DATABASE_URL cannot be used: ` +
-        'database "erp_import_no_such_database" does not exist\n',
-    );
-    expect(run.code).toBe(69);
-  });
-
-  it('says so for a bad option in the URL', async () => {
+  it.each([
+    [
+      'a database that does not exist',
+      (url: URL) => (url.pathname = '/erp_import_no_such_database'),
+      'database "erp_import_no_such_database" does not exist',
+    ],
+    [
+      'a bad option in the URL',
+      (url: URL) => url.searchParams.set('options', '-c statement_timeout=abc'),
+      'invalid value for parameter "statement_timeout": "abc"',
+    ],
+  ])('says so for %s', async (_case, change, reason) => {
     const url = new URL(database.url);
-    url.searchParams.set('options', '-c statement_timeout=abc');
+    change(url);
     const run = await start(main, {
       DATABASE_URL: url.href,
       ERP_IMPORT_TOKENS: 'secret:acme',
     });
     expect(run.stderr).toBe(
-      `${name}: the database in DATABASE_URL cannot be used: ` +
-        'invalid value for parameter "statement_timeout": "abc"\n',
+      `${name}: the database in DATABASE_URL cannot be used: ${reason}\n`,
     );
     expect(run.code).toBe(69);
   });

@@ -26,6 +26,8 @@ export interface EngineHarness {
   run(request: RunRequest): Promise<ImportRecord>;
   /** Every entry of an import's error log, in order. */
   errors(record: ImportRecord): Promise<LoggedRowIssue[]>;
+  /** An import's fix file, read whole as UTF-8 text. */
+  fixFileText(record: ImportRecord): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,12 @@ export async function startEngineHarness(
         if (page.nextAfterSeq === null) return items;
         afterSeq = page.nextAfterSeq;
       }
+    },
+    async fixFileText(record) {
+      const fix = await importer.fixFile(record.tenant, record.id);
+      let text = '';
+      for await (const chunk of fix.body) text += chunk.toString('utf8');
+      return text;
     },
     stop: () => worker.stop(),
   };

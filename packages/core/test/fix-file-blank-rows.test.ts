@@ -44,9 +44,7 @@ it('hands back the rejected record, not one shifted by blank rows', async () => 
   expect(record.state).toBe('completed');
   expect(record.counts).toMatchObject({ read: 3, inserted: 2, rejected: 1 });
 
-  const fix = await harness.importer.fixFile(record.tenant, record.id);
-  let text = '';
-  for await (const chunk of fix.body) text += chunk.toString('utf8');
+  const text = await harness.fixFileText(record);
   const [header, ...rows] = text.split('\r\n').filter((line) => line !== '');
   expect(header).toBe('sku;qty;_line;_column;_code;_message');
   expect(rows).toHaveLength(1);

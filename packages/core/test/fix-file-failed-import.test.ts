@@ -58,12 +58,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-async function fixFileText(record: ImportRecord): Promise<string> {
-  const fix = await harness.importer.fixFile(record.tenant, record.id);
-  let text = '';
-  for await (const chunk of fix.body) text += chunk.toString('utf8');
-  return text;
-}
+const fixFileText = (record: ImportRecord) => harness.fixFileText(record);
 
 async function fixFileLines(record: ImportRecord): Promise<string[]> {
   return (await fixFileText(record)).split('\n').filter((line) => line);

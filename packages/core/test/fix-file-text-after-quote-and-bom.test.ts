@@ -60,9 +60,7 @@ function expectCountsAddUp(record: ImportRecord): void {
 }
 
 async function fixFileLines(record: ImportRecord): Promise<string[]> {
-  const fix = await harness.importer.fixFile(record.tenant, record.id);
-  let text = '';
-  for await (const chunk of fix.body) text += chunk.toString('utf8');
+  const text = await harness.fixFileText(record);
   return text.split('\n').filter((line) => line !== '');
 }
 

@@ -5,7 +5,10 @@ import {
   type RunningExample,
 } from '@erp-import/example-express-server/test-harness';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -61,6 +64,26 @@ function erpImport(
       },
     );
   });
+}
+
+/** Writes `text` as a customers CSV and pushes it with `--wait`. */
+async function pushCustomers(name: string, text: string): Promise<Run> {
+  const folder = await mkdtemp(join(tmpdir(), 'sdk-cli-'));
+  try {
+    const path = join(folder, name);
+    await writeFile(path, text);
+    return await erpImport([
+      'push',
+      path,
+      '-e',
+      'customers',
+      '--wait',
+      '--interval',
+      '100',
+    ]);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
 }
 
 describe('erp-import push', () => {
@@ -154,83 +177,47 @@ describe('erp-import push', () => {
   });
 
   it('exits 2 when rows were rejected, and errors lists them', async () => {
-    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const folder = await mkdtemp(join(tmpdir(), 'sdk-cli-'));
-    try {
-      const path = join(folder, 'some-bad.csv');
-      await writeFile(
-        path,
-        'customerID,companyName\nOK1,Fine\nWAY-TOO-LONG-ID,Bad\nOK2,Fine\n',
-      );
-      const pushed = await erpImport([
-        'push',
-        path,
-        '-e',
-        'customers',
-        '--wait',
-        '--interval',
-        '100',
-      ]);
-      expect(pushed.code).toBe(2);
-      expect(pushed.stdout).toContain('rejected 1');
-      const id = pushed.stdout.split(' ')[0]!;
+    const pushed = await pushCustomers(
+      'some-bad.csv',
+      'customerID,companyName\nOK1,Fine\nWAY-TOO-LONG-ID,Bad\nOK2,Fine\n',
+    );
+    expect(pushed.code).toBe(2);
+    expect(pushed.stdout).toContain('rejected 1');
+    const id = pushed.stdout.split(' ')[0]!;
 
-      const errors = await erpImport(['errors', id]);
-      expect(errors.code).toBe(0);
-      // The header's missing columns come first, as a warning.
-      expect(errors.stdout).toMatch(/^line 1: column_absent \(warning\)/);
-      expect(errors.stdout).toMatch(/^line 3, customer_id: \w+: .+/m);
-      expect(errors.stdout).toContain('"WAY-TOO-LONG-ID"');
+    const errors = await erpImport(['errors', id]);
+    expect(errors.code).toBe(0);
+    // The header's missing columns come first, as a warning.
+    expect(errors.stdout).toMatch(/^line 1: column_absent \(warning\)/);
+    expect(errors.stdout).toMatch(/^line 3, customer_id: \w+: .+/m);
+    expect(errors.stdout).toContain('"WAY-TOO-LONG-ID"');
 
-      const csv = await erpImport(['errors', id, '--csv']);
-      expect(csv.code).toBe(0);
-      expect(csv.stdout.split('\n').filter(Boolean)).toHaveLength(3);
-      expect(csv.stdout).toContain('WAY-TOO-LONG-ID');
-    } finally {
-      await rm(folder, { recursive: true, force: true });
-    }
+    const csv = await erpImport(['errors', id, '--csv']);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout.split('\n').filter(Boolean)).toHaveLength(3);
+    expect(csv.stdout).toContain('WAY-TOO-LONG-ID');
   });
 
   it('says of a failed import what it rejected before it failed, exits 3', async () => {
-    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const folder = await mkdtemp(join(tmpdir(), 'sdk-cli-'));
-    try {
-      // Two rows too long for customer_id, then a quote never closed.
-      const path = join(folder, 'broken-end.csv');
-      await writeFile(
-        path,
-        'customerID,companyName\nOK1,Fine\nWAY-TOO-LONG-1,Bad\n' +
-          'WAY-TOO-LONG-2,Bad\n"OK2,Fine\n',
-      );
-      const pushed = await erpImport([
-        'push',
-        path,
-        '-e',
-        'customers',
-        '--wait',
-        '--interval',
-        '100',
-      ]);
-      expect(pushed.code).toBe(3);
-      const id = pushed.stdout.split(' ')[0]!;
-      expect(pushed.stdout).toContain(`${id} failed\n`);
-      expect(pushed.stdout).toMatch(
-        /\n {2}nothing applied; \d+ records read and 2 rejected before it failed\n/,
-      );
-      expect(pushed.stdout).toContain('failure MALFORMED_FILE');
-      expect(pushed.stdout).toContain(`erp-import errors ${id}`);
-      expect(pushed.stdout).not.toContain('inserted');
+    // Two rows too long for customer_id, then a quote never closed.
+    const pushed = await pushCustomers(
+      'broken-end.csv',
+      'customerID,companyName\nOK1,Fine\nWAY-TOO-LONG-1,Bad\n' +
+        'WAY-TOO-LONG-2,Bad\n"OK2,Fine\n',
+    );
+    expect(pushed.code).toBe(3);
+    const id = pushed.stdout.split(' ')[0]!;
+    expect(pushed.stdout).toContain(`${id} failed\n`);
+    expect(pushed.stdout).toMatch(
+      /\n {2}nothing applied; \d+ records read and 2 rejected before it failed\n/,
+    );
+    expect(pushed.stdout).toContain('failure MALFORMED_FILE');
+    expect(pushed.stdout).toContain(`erp-import errors ${id}`);
+    expect(pushed.stdout).not.toContain('inserted');
 
-      const errors = await erpImport(['errors', id]);
-      expect(errors.stdout).toContain('"WAY-TOO-LONG-1"');
-      expect(errors.stdout).toContain('"WAY-TOO-LONG-2"');
-    } finally {
-      await rm(folder, { recursive: true, force: true });
-    }
+    const errors = await erpImport(['errors', id]);
+    expect(errors.stdout).toContain('"WAY-TOO-LONG-1"');
+    expect(errors.stdout).toContain('"WAY-TOO-LONG-2"');
   });
 
   it('lists the entities', async () => {

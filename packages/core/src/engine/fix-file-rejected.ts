@@ -133,11 +133,6 @@ const unreadableCodes = new Set<string>([
   ErrorCodes.HOSTILE_XML,
 ]);
 
-/** Whether `error` says the stored file cannot be read past here. */
-export function isUnreadableFile(error: unknown): boolean {
-  return error instanceof ImportError && unreadableCodes.has(error.code);
-}
-
 /**
  * A stored file's text up to where it stops being readable: a fix file
  * ends with the records before that place, as a whole document, rather
@@ -150,6 +145,8 @@ export async function* readableText<T extends string | Buffer>(
   try {
     for await (const chunk of chunks) yield chunk;
   } catch (error) {
-    if (!isUnreadableFile(error)) throw error;
+    const unreadable =
+      error instanceof ImportError && unreadableCodes.has(error.code);
+    if (!unreadable) throw error;
   }
 }

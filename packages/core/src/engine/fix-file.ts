@@ -358,7 +358,6 @@ async function* fixFileBody(options: BodyOptions): AsyncGenerator<Buffer> {
         withoutLineBreak(raw) +
         [...extra, ...fixFileColumns].map((name) => delimiter + name).join('') +
         lineEnd;
-      if (left === 0) break;
       continue;
     }
 

@@ -40,12 +40,14 @@ export function describeImport(record: PublicImportRecord): string {
   if (record.failure) {
     lines.push(`  failure ${record.failure.code}: ${record.failure.message}`);
   }
+  // A failed import's counts are zero; its progress holds what it rejected.
   const rejected =
-    record.state === 'failed' ? progress.recordsRejected : counts.rejected;
-  if (
-    (record.state === 'completed' || record.state === 'failed') &&
-    rejected > 0
-  ) {
+    record.state === 'completed'
+      ? counts.rejected
+      : record.state === 'failed'
+        ? progress.recordsRejected
+        : 0;
+  if (rejected > 0) {
     lines.push(`  see the rejected rows: erp-import errors ${record.id}`);
   }
   return lines.join('\n') + '\n';
