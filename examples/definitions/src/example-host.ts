@@ -214,10 +214,11 @@ function positiveInteger(
   env: NodeJS.ProcessEnv,
   name: string,
 ): number | undefined {
-  const text = env[name];
-  if (text === undefined || text === '') return undefined;
+  const text = env[name]?.trim();
+  if (!text) return undefined;
+  // Decimal digits only: Number() would also take 0x10, 1e3 and +5.
   const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
+  if (!/^[0-9]+$/.test(text) || value <= 0) {
     throw new Error(`${name} must be a positive integer, not "${text}"`);
   }
   return value;

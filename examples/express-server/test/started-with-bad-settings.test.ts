@@ -97,6 +97,11 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
       'DATABASE_URL is not a postgres:// URL (postgres://user@host/db)',
     ],
     [{ PORT: '99999' }, 'PORT must be at most 65535, not "99999"'],
+    [{ PORT: '0x10' }, 'PORT must be a positive integer, not "0x10"'],
+    [
+      { ERP_IMPORT_CONCURRENCY: '1e1' },
+      'ERP_IMPORT_CONCURRENCY must be a positive integer, not "1e1"',
+    ],
     [
       { LOG_LEVEL: 'loud' },
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, ' +
@@ -119,7 +124,7 @@ describe.each(programs)('$name with a bad configuration', ({ name, main }) => {
       ERP_IMPORT_TOKENS: 'secret:acme',
       ERP_IMPORT_QUEUE: '',
       LOG_LEVEL: '',
-      PORT: '',
+      PORT: '  ',
     });
     // Past the settings, to the database on port 9.
     expect(run.stderr).toContain('ECONNREFUSED');
